@@ -1,0 +1,18 @@
+# vpn_module(<name> [DEPS targets...] [DEFS defs...])
+# A module is the static library of one source folder: every *.c there. It
+# adds itself to vpn_all so tests link everything without listing modules.
+function(vpn_module name)
+  cmake_parse_arguments(M "" "" "DEPS;DEFS" ${ARGN})
+  file(GLOB srcs CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/*.c)
+  list(FILTER srcs EXCLUDE REGEX ".*/main\\.c$")
+  if(NOT srcs)
+    return()
+  endif()
+  add_library(${name} STATIC ${srcs})
+  target_include_directories(${name} PUBLIC ${PROJECT_SOURCE_DIR})
+  target_link_libraries(${name} PUBLIC ${M_DEPS})
+  if(M_DEFS)
+    target_compile_definitions(${name} PRIVATE ${M_DEFS})
+  endif()
+  target_link_libraries(vpn_all INTERFACE ${name})
+endfunction()
