@@ -3,6 +3,8 @@
 #ifndef VPN_TRANSPORT_INTERNAL_H
 #define VPN_TRANSPORT_INTERNAL_H
 
+#include <uv.h>
+
 #include "client/transport/transport.h"
 
 /* The path's one state transition function: logs every move, refuses the

@@ -45,13 +45,16 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
-#include <uv.h>
 
 #include "client/esp/pkt.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/* libuv's loop, declared rather than included: <uv.h> needs POSIX feature
+ * macros that strict C11 users of this header may not define. */
+struct uv_loop_s;
 
 #define TP_PORT_IKE 500
 #define TP_PORT_NATT 4500
@@ -145,7 +148,7 @@ struct tp_path {
 	const struct tp_ops *ops;
 	enum tp_kind kind;
 	enum tp_state state;
-	uv_loop_t *loop;
+	struct uv_loop_s *loop;
 	struct sockaddr_storage local;  /* the socket's address in use */
 	struct sockaddr_storage remote; /* address and port in use */
 	bool gso;                       /* UDP GSO in use for ESP batches */
@@ -157,7 +160,7 @@ struct tp_path {
 /* Open a path: sockets created, bound, connected and polled. -EINVAL (bad
  * config), -EPROTONOSUPPORT (TCP: not yet), -EPERM (fwmark or device without
  * the capability), socket errors. */
-int tp_path_open(uv_loop_t *loop, const struct tp_path_cfg *cfg,
+int tp_path_open(struct uv_loop_s *loop, const struct tp_path_cfg *cfg,
 		 const struct tp_callbacks *cb, struct tp_path **out);
 /* Close sockets and timers; the memory is released from libuv's close
  * callbacks, so keep running the loop. No callback runs after this. */

@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 #include <thread>
 #include <unistd.h>
+#include <uv.h>
 #include <vector>
 
 #include "client/crypto/crypto.h"
