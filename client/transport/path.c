@@ -129,9 +129,10 @@ enum tp_rx_kind tp_demux_udp(const uint8_t *p, size_t len, bool natt_port,
 		return len >= TP_IKE_HDR_LEN ? TP_RX_IKE : TP_RX_MALFORMED;
 	cur_init(&c, p, len);
 	if (len == 1) {
-		uint8_t b;
+		uint8_t b = 0;
 
-		cur_u8(&c, &b);
+		if (cur_u8(&c, &b) < 0)
+			return TP_RX_MALFORMED;
 		return b == 0xff ? TP_RX_KEEPALIVE : TP_RX_MALFORMED;
 	}
 	if (cur_be32(&c, &first) < 0)
