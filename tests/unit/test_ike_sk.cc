@@ -289,3 +289,44 @@ TEST(IkeSk, SealRefusesBadPaddingAndShortBuffers)
 }
 
 } // namespace
+
+// The fuzzer's seed corpus (tests/fuzz/corpus/sk) must stay valid: every
+// "valid-*" seed opens with exactly one of the fuzzer's fixed-key ciphers
+// (encryption key material all 0x3c, integrity key all 0x4d).
+#include <dirent.h>
+#include <fstream>
+#include <iterator>
+
+namespace {
+
+TEST(IkeSk, FuzzSeedsOpenUnderTheFuzzerKeys)
+{
+	const std::string dir = VPN_SOURCE_DIR "/tests/fuzz/corpus/sk/";
+	DIR *d = opendir(dir.c_str());
+	ASSERT_NE(d, nullptr);
+	int seeds = 0;
+	while (struct dirent *e = readdir(d)) {
+		std::string name = e->d_name;
+		if (name.rfind("valid-", 0) != 0)
+			continue;
+		std::ifstream f(dir + name, std::ios::binary);
+		Bytes in((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+		ASSERT_GE(in.size(), 2u);
+		size_t aad_len = in[0];
+		Bytes msg(in.begin() + 1, in.end());
+		int opened = 0;
+		for (const auto &s : kSuites) {
+			Cipher c;
+			make(s, &c);
+			Bytes got;
+			if (open(c.c, msg, aad_len, &got) == 0)
+				opened++;
+		}
+		EXPECT_EQ(opened, 1) << name;
+		seeds++;
+	}
+	closedir(d);
+	EXPECT_GE(seeds, 6);
+}
+
+} // namespace
