@@ -43,7 +43,8 @@ Bytes seal(const struct crypto_cipher *c, const Bytes &aad, const Bytes &inner,
 	Bytes buf(aad.size() + 600, 0xcc);
 	size_t out_len = 0;
 	memcpy(buf.data(), aad.data(), aad.size());
-	memcpy(buf.data() + aad.size() + crypto_cipher_iv_len(c), inner.data(), inner.size());
+	if (!inner.empty())
+		memcpy(buf.data() + aad.size() + crypto_cipher_iv_len(c), inner.data(), inner.size());
 	int r = ike_sk_seal(c, buf.data(), buf.size(), aad.size(), inner.size(),
 			    iv ? iv->data() : nullptr, pad_len, &out_len);
 	if (err)
