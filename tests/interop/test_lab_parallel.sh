@@ -3,7 +3,7 @@
 # gateway and reference client connected at the same time, isolated from
 # each other, and a stale instance replaced by `up`. The host's root network
 # namespace (addresses, links, routes, rules, nftables) is the same after the
-# test as before it.
+# test as before it, and so is the host's /etc/resolv.conf.
 #
 # usage: test_lab_parallel.sh [PREFIX]   (root; instances PREFIX-a and PREFIX-b)
 set -euo pipefail
@@ -20,6 +20,7 @@ root_snapshot() {
 	ip route show table all
 	ip rule show
 	nft list ruleset
+	cat /etc/resolv.conf
 }
 before=$(root_snapshot)
 t_use "$A"

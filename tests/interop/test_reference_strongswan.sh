@@ -21,6 +21,7 @@ t_result lab_up_ms "$(( $(t_ms) - t0 ))"
 lab_load_env "$P"
 
 t_check "LAN host unreachable without a tunnel" t_no_reply "$P" cli "$LAB_LAN_ADDR"
+t_check_not "LAN DNS server unreachable without a tunnel" t_dns_a "$P" cli "$LAB_DNS_ADDR" "$LAB_DNS_NAME"
 lab_ref_start "$P"
 
 # in_pool ADDR NET: ADDR lies in the /24 NET.
@@ -56,12 +57,17 @@ phase() {
 	[[ "$(t_sa_field "$P" gw "$conn" remote-id)" == "$rid" ]] || t_fail "$conn: gateway sees remote id $(t_sa_field "$P" gw "$conn" remote-id), not $rid"
 	uid=$(t_sa_field "$P" gw "$conn" uniqueid)
 	grep -qF "<$conn|$uid> peer supports MOBIKE" "$LAB_GW_LOG" || t_fail "$conn: gateway did not see MOBIKE support"
+	grep -qE "<$conn\|$uid> generating IKE_AUTH response .*CPRP\(ADDR DNS\)" "$LAB_GW_LOG" ||
+		t_fail "$conn: gateway did not hand out a virtual IP and a DNS server"
 	vip=$(t_sa_field "$P" gw "$conn" remote-vips | tr -d '[]')
 	in_pool "$vip" "$pool" || t_fail "$conn: virtual IP '$vip' not from $pool"
 	t_check "$conn: client has the virtual IP $vip" \
 		lab_exec "$P" cli sh -c "ip -o addr show | grep -q ' $vip/'"
 	prove_esp "$conn" "$LAB_LAN_ADDR" "$PINGS"
 	t_result "ping_rtt_${conn}_ms" "$RTT"
+	[[ "$(t_dns_a "$P" cli "$LAB_DNS_ADDR" "$LAB_DNS_NAME")" == "$LAB_LAN_ADDR" ]] ||
+		t_fail "$conn: the DNS server handed out does not answer through the tunnel"
+	t_log "ok: $conn: DNS server $LAB_DNS_ADDR answers through the tunnel"
 }
 
 disconnect() {

@@ -76,6 +76,7 @@ GW_ADDR=192.0.2.10;           INET_GW_ADDR=192.0.2.1;       GW_WAN_PLEN=25
 INET_HOST_ADDR=192.0.2.200    # an "internet server" address on the router's loopback
 # Behind the gateway.
 LAN_NET=172.16.10.0/24; GW_LAN_ADDR=172.16.10.1; LAN_ADDR=172.16.10.10; DNS_ADDR=172.16.10.53
+DNS_NAME=lan.corp.example.org   # the one name the LAN's DNS server answers (with LAN_ADDR)
 POOL_SPLIT=10.200.0.0/24; POOL_FULL=10.201.0.0/24
 IPERF_PORT=5201
 # Identities.
@@ -582,21 +583,23 @@ write_env() {
 			LAB_PREFIX="$P" LAB_DIR="$DIR" LAB_SH="$_LAB_SELF" \
 			LAB_NS_CLI="$(ns cli)" LAB_NS_HOME="$(ns home)" LAB_NS_CARRIER="$(ns carrier)" \
 			LAB_NS_INET="$(ns inet)" LAB_NS_GW="$(ns gw)" LAB_NS_LAN="$(ns lan)" \
+			LAB_CLI_RESOLV_CONF="/etc/netns/$(ns cli)/resolv.conf" \
 			LAB_CLI_WIFI_IF="$CLI_WIFI_IF" LAB_CLI_WIFI_ADDR="$CLI_WIFI_ADDR" LAB_CLI_WIFI_GW="$HOME_LAN_ADDR" \
 			LAB_CLI_WIFI_METRIC="$WIFI_METRIC" LAB_CLI_WIFI_TABLE=101 \
 			LAB_CLI_LTE_IF="$CLI_LTE_IF" LAB_CLI_LTE_ADDR="$CLI_LTE_ADDR" LAB_CLI_LTE_GW="$CARRIER_LAN_ADDR" \
 			LAB_CLI_LTE_METRIC="$LTE_METRIC" LAB_CLI_LTE_TABLE=102 \
+			LAB_CLI_WIFI_NET="$WIFI_NET" LAB_CLI_LTE_NET="$LTE_NET" \
 			LAB_HOME_WAN_ADDR="$HOME_WAN_ADDR" LAB_CARRIER_WAN_ADDR="$CARRIER_WAN_ADDR" \
 			LAB_INET_GW_ADDR="$INET_GW_ADDR" LAB_INET_HOST_ADDR="$INET_HOST_ADDR" \
 			LAB_GW_ADDR="$GW_ADDR" LAB_GW_IKE_PORT=500 LAB_GW_NATT_PORT=4500 \
 			LAB_GW_LAN_ADDR="$GW_LAN_ADDR" LAB_LAN_NET="$LAN_NET" LAB_LAN_ADDR="$LAN_ADDR" \
-			LAB_DNS_ADDR="$DNS_ADDR" LAB_POOL_SPLIT="$POOL_SPLIT" LAB_POOL_FULL="$POOL_FULL" \
+			LAB_DNS_ADDR="$DNS_ADDR" LAB_DNS_NAME="$DNS_NAME" LAB_POOL_SPLIT="$POOL_SPLIT" LAB_POOL_FULL="$POOL_FULL" \
 			LAB_IPERF_PORT="$IPERF_PORT" \
 			LAB_GW_ID="$GW_ID" \
 			LAB_CONN_PSK=psk LAB_PSK_ID="$PSK_ID" LAB_PSK="$PSK" \
 			LAB_CONN_PSK_FULL=psk-full LAB_PSK_FULL_ID="$PSK_FULL_ID" \
 			LAB_CONN_PUBKEY=pubkey LAB_CLIENT_ID="$CLIENT_ID" \
-			LAB_CA_CERT="$DIR/pki/ca.pem" LAB_CLIENT_CERT="$DIR/pki/client.pem" \
+			LAB_CA_CERT="$DIR/pki/ca.pem" LAB_CA_KEY="$DIR/pki/ca.key.pem" LAB_CLIENT_CERT="$DIR/pki/client.pem" \
 			LAB_CLIENT_KEY="$DIR/pki/client.key.pem" LAB_CLIENT_KEY_PKCS8="$DIR/pki/client.key.pk8.pem" \
 			LAB_GW_CERT="$DIR/pki/gw.pem" LAB_KEY_TYPE="$LAB_KEY_TYPE" \
 			LAB_CONN_EAP=eap LAB_EAP_USER="$EAP_USER" LAB_EAP_PASSWORD="$EAP_PASSWORD" \
@@ -605,8 +608,10 @@ write_env() {
 			LAB_GW_STRONGSWAN_CONF="$DIR/gw/strongswan.conf" LAB_GW_SWANCTL_DIR="$DIR/gw/swanctl" \
 			LAB_REF_LOG="$DIR/ref/charon.log" LAB_REF_VICI="unix://$DIR/ref/charon.vici" \
 			LAB_REF_STRONGSWAN_CONF="$DIR/ref/strongswan.conf" LAB_REF_SWANCTL_DIR="$DIR/ref/swanctl" \
-			LAB_IPERF_LOG="$DIR/lan/iperf3.log"; do
-			printf '%s=%q\n' "${v%%=*}" "${v#*=}"
+			LAB_IPERF_LOG="$DIR/lan/iperf3.log" LAB_DNS_LOG="$DIR/lan/dnsmasq.log"; do
+			# KEY='value': shell syntax that other readers parse easily too.
+			[[ "$v" != *"'"* ]] || die "quote in lab.env value: $v"
+			printf "%s='%s'\n" "${v%%=*}" "${v#*=}"
 		done
 	} >"$f.tmp"
 	mv "$f.tmp" "$f"
@@ -635,6 +640,30 @@ uplink_routes() {
 	ip -n "$(ns cli)" route replace "$UP_NET" dev "$UP_IF" src "$UP_ADDR" table "$UP_TABLE"
 	ip -n "$(ns cli)" route replace default via "$UP_GW" dev "$UP_IF" table "$UP_TABLE"
 }
+# netns_etc: the client namespace's own /etc/resolv.conf. `ip netns exec`
+# bind-mounts /etc/netns/NAME/resolv.conf over /etc/resolv.conf, so a VPN
+# client run there changes this file, never the host's.
+netns_etc() {
+	local d try
+	d="/etc/netns/$(ns cli)"
+	for try in 1 2 3; do
+		# Another instance's `down` may remove an empty /etc/netns meanwhile.
+		mkdir -p "$d" 2>/dev/null && break
+		[[ $try -lt 3 ]] || die "cannot create $d"
+	done
+	chmod 0755 /etc/netns "$d"
+	printf '# vpnctl lab %s: resolv.conf of the client namespace (%s)\nnameserver %s\n' \
+		"$P" "$(ns cli)" "$HOME_LAN_ADDR" >"$d/resolv.conf"
+	chmod 0644 "$d/resolv.conf"
+}
+
+netns_etc_remove() {
+	local d
+	d="/etc/netns/$(ns cli)"
+	if [[ -d "$d" ]]; then rm -rf -- "$d"; fi
+	rmdir /etc/netns 2>/dev/null || true
+}
+
 build_net() {
 	local h
 	for h in $LAB_HOSTS; do
@@ -644,6 +673,7 @@ build_net() {
 		# paths, no DAD delays.
 		nsx "$h" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
 	done
+	netns_etc
 
 	# Client uplinks.
 	link cli "$CLI_WIFI_IF" "$CLI_WIFI_ADDR/24" home lan0 "$HOME_LAN_ADDR/24"
@@ -805,6 +835,23 @@ charon_stop() {
 	rm -f "$DIR/$role/charon.vici" "$DIR/$role/charon.pid"
 }
 
+# start_dns: a DNS server on the LAN host at the address the gateway hands
+# out, reachable only through the tunnel, answering for one name.
+start_dns() {
+	start_daemon lan "$DIR/lan/dnsmasq.out" dnsmasq --keep-in-foreground --conf-file=/dev/null \
+		--no-resolv --no-hosts --no-poll --pid-file= --user=root \
+		--bind-interfaces --listen-address="$DNS_ADDR" --port=53 \
+		--host-record="$DNS_NAME,$LAN_ADDR" --log-queries --log-facility="$DIR/lan/dnsmasq.log"
+	local deadline=$(( $(now_ms) + LAB_WAIT * 1000 ))
+	until nsx lan ss -Hlun "sport = :53" | grep -q "$DNS_ADDR"; do
+		if ! alive "$DAEMON_PID" || (( $(now_ms) > deadline )); then
+			cat "$DIR/lan/dnsmasq.out" >&2
+			die "DNS server did not start"
+		fi
+		sleep 0.05
+	done
+}
+
 start_iperf() {
 	mkdir -p "$DIR/lan"
 	start_daemon lan "$DIR/lan/iperf3.log" iperf3 -s -B "$LAN_ADDR" -p "$IPERF_PORT"
@@ -823,7 +870,7 @@ start_iperf() {
 # ---------------------------------------------------------------------------
 exists() {
 	local h
-	[[ -e "$DIR" ]] && return 0
+	[[ -e "$DIR" || -e "/etc/netns/$(ns cli)" ]] && return 0
 	for h in $LAB_HOSTS; do ns_exists "$h" && return 0; done
 	return 1
 }
@@ -844,9 +891,10 @@ cmd_down() {
 	if [[ -d "$DIR" && "$DIR" == */vpnlab."$P" ]]; then
 		rm -rf -- "$DIR"
 	fi
+	netns_etc_remove
 	local left=0
 	for h in $LAB_HOSTS; do ns_exists "$h" && left=1; done
-	[[ -e "$DIR" ]] && left=1
+	[[ -e "$DIR" || -e "/etc/netns/$(ns cli)" ]] && left=1
 	[[ $left -eq 0 ]] || die "instance $P not fully removed"
 	note "down $P in $(( $(now_ms) - t0 )) ms"
 }
@@ -883,6 +931,7 @@ cmd_up() {
 	write_ref_swanctl
 	write_env
 	start_iperf
+	start_dns
 	charon_start gw
 	trap - EXIT
 	note "up $P in $(( $(now_ms) - t0 )) ms; facts in $DIR/lab.env"

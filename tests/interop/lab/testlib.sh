@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Helpers for the interop test scripts (tests/interop/test_*.sh); source it.
 #
 #   source "$(dirname "$0")/lab/testlib.sh"
@@ -74,6 +75,10 @@ t_teardown() {
 			left=1
 		fi
 	done
+	if [[ -e "/etc/netns/$p-cli" ]]; then
+		echo "[$_T_NAME] left behind: /etc/netns/$p-cli" >&2
+		left=1
+	fi
 	if [[ -e "${LAB_TMPDIR:-/tmp}/vpnlab.$p" ]]; then
 		echo "[$_T_NAME] left behind: ${LAB_TMPDIR:-/tmp}/vpnlab.$p" >&2
 		left=1
@@ -143,6 +148,32 @@ t_no_reply() {
 	local p=$1 h=$2 d=$3
 	shift 3
 	! lab_exec "$p" "$h" ping -q -n -c 1 -W 1 "$@" "$d" >/dev/null 2>&1
+}
+
+# _t_dns_a_here SERVER NAME: one DNS query for NAME's A record to SERVER
+# (UDP, bash's /dev/udp); prints the address of a single-answer reply.
+_t_dns_a_here() {
+	local label bytes q
+	exec 3<>"/dev/udp/$1/53" || return 1
+	# One printf, so the query leaves in one datagram.
+	q='\x4c\x41\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00'   # id, RD, 1 question
+	for label in ${2//./ }; do q+="\\x$(printf %02x ${#label})$label"; done
+	q+='\x00\x00\x01\x00\x01'                                     # root, A, IN
+	# shellcheck disable=SC2059 # the query is the format
+	printf "$q" >&3
+	read -ra bytes <<<"$(timeout 3 dd bs=512 count=1 <&3 2>/dev/null | od -An -tu1 -v | tr '\n' ' ')"
+	# Header: same id, QR set, RCODE 0, exactly one answer; the A record's
+	# four data bytes end the message.
+	(( ${#bytes[@]} > 16 && bytes[0] == 0x4c && bytes[1] == 0x41 )) || return 1
+	(( (bytes[2] & 0x80) && (bytes[3] & 0x0f) == 0 && bytes[6] == 0 && bytes[7] == 1 )) || return 1
+	local n=${#bytes[@]}
+	echo "${bytes[n-4]}.${bytes[n-3]}.${bytes[n-2]}.${bytes[n-1]}"
+}
+
+# t_dns_a PREFIX HOST SERVER NAME: the A record of NAME as SERVER answers it
+# to HOST; fails if there is no answer.
+t_dns_a() {
+	lab_exec "$1" "$2" bash -c "$(declare -f _t_dns_a_here); _t_dns_a_here \"\$@\"" _ "$3" "$4"
 }
 
 t_done() { exit 0; }
