@@ -45,6 +45,18 @@ prove_esp() {
 	RTT=$rtt
 }
 
+# protocol_ms CONN: from the client's "initiating IKE_SA" to "CHILD_SA
+# established" of the latest connect of CONN, by the client's log time
+# stamps (without the process start-up that the wall-clock figure includes).
+protocol_ms() {
+	awk -v c="$1" '
+		function ms(t,  a) { split(t, a, /[:.]/); return ((a[1] * 60 + a[2]) * 60 + a[3]) * 1000 + a[4] }
+		index($0, "initiating IKE_SA " c "[") { start = ms($1); done = "" }
+		$0 ~ ("CHILD_SA " c "\\{[0-9]+\\} established") && start != "" { done = ms($1) - start }
+		END { if (done == "") exit 1; print done }
+	' "$LAB_REF_LOG"
+}
+
 # phase CONN POOL REMOTE_ID: connect, check the gateway's view, prove ESP,
 # disconnect and check the tunnel is gone.
 phase() {
@@ -53,6 +65,7 @@ phase() {
 	lab_ref_connect "$P" "$conn"
 	ms=$(( $(t_ms) - t0 ))
 	t_result "connect_${conn}_ms" "$ms"
+	t_result "connect_${conn}_protocol_ms" "$(protocol_ms "$conn")"
 	[[ "$(t_sa_field "$P" gw "$conn" state)" == ESTABLISHED ]] || t_fail "$conn: gateway has no ESTABLISHED IKE SA"
 	[[ "$(t_sa_field "$P" gw "$conn" remote-id)" == "$rid" ]] || t_fail "$conn: gateway sees remote id $(t_sa_field "$P" gw "$conn" remote-id), not $rid"
 	uid=$(t_sa_field "$P" gw "$conn" uniqueid)
