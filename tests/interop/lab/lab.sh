@@ -824,6 +824,7 @@ charon_start() {
 # charon_stop ROLE [--kill]
 charon_stop() {
 	local role=$1 mode=${2:-} h pid
+	[[ -z "$mode" || "$mode" == --kill ]] || usage
 	h=$(role_host "$role")
 	pid=$(pid_of "$h" charon) || { note "no charon ($role) running"; return 0; }
 	if [[ "$mode" == --kill ]]; then
@@ -937,12 +938,8 @@ cmd_up() {
 	note "up $P in $(( $(now_ms) - t0 )) ms; facts in $DIR/lab.env"
 }
 
-load_secrets() {
+require_up() {
 	[[ -f "$DIR/lab.env" ]] || die "instance $P is not up"
-	# shellcheck source=/dev/null
-	source "$DIR/lab.env"
-	PSK=$LAB_PSK
-	EAP_PASSWORD=$LAB_EAP_PASSWORD
 }
 
 cmd_status() {
@@ -1050,11 +1047,12 @@ main() {
 	set_instance "$2"
 	shift 2
 	need_root
+	case "$cmd" in up|down) ;; *) require_up ;; esac
 	case "$cmd" in
 	up)        cmd_up ;;
 	down)      cmd_down ;;
 	status)    cmd_status ;;
-	env)       [[ -f "$DIR/lab.env" ]] || die "instance $P is not up"; echo "$DIR/lab.env" ;;
+	env)       echo "$DIR/lab.env" ;;
 	exec)      [[ $# -ge 2 ]] || usage; local h=$1; shift
 	           [[ " $LAB_HOSTS " == *" $h "* ]] || die "no host '$h' (hosts: $LAB_HOSTS)"
 	           exec ip netns exec "$(ns "$h")" "$@" ;;
@@ -1064,11 +1062,11 @@ main() {
 	counters)  cmd_counters ;;
 	counter)   cmd_counter "$@" ;;
 	gw-stop)   charon_stop gw "${1:-}" ;;
-	gw-start)  load_secrets; charon_start gw ;;
-	gw-restart) charon_stop gw "${1:-}"; load_secrets; charon_start gw ;;
+	gw-start)  charon_start gw ;;
+	gw-restart) charon_stop gw "${1:-}"; charon_start gw ;;
 	swanctl)   [[ $# -ge 1 ]] || usage; local role=$1; shift; role_host "$role" >/dev/null
 	           swanctl_as "$role" "$@" ;;
-	ref-start) load_secrets; charon_start ref ;;
+	ref-start) charon_start ref ;;
 	ref-stop)  charon_stop ref "${1:-}" ;;
 	ref-connect) cmd_ref_connect "$@" ;;
 	ref-disconnect) cmd_ref_disconnect "$@" ;;
