@@ -217,6 +217,10 @@ static char *read_line(char *str, int num, void *stream)
 	e = nl ? nl : c->buf + c->len;
 	c->pos = (size_t)(e - c->buf) + (nl ? 1 : 0);
 	c->lineno++;
+	/* A UTF-8 byte order mark is dropped here, so the header check below
+	 * sees the line as written. */
+	if (c->lineno == 1 && e - s >= 3 && memcmp(s, "\xef\xbb\xbf", 3) == 0)
+		s += 3;
 	while (s < e && (*s == ' ' || *s == '\t'))
 		s++;
 	c->line_start = (size_t)(s - c->buf);
@@ -391,11 +395,11 @@ static int check_enum(struct parse_ctx *c, enum key_id k, const char *v, int lin
 static int check_bool(struct parse_ctx *c, enum key_id k, const char *v, int line,
 		      bool *out)
 {
-	static const char *const yes_no[] = { "no", "yes" };
+	static const char *const yes_no[] = { "yes", "no" };
 	int i = 0, rc;
 
 	rc = check_enum(c, k, v, line, yes_no, 2, &i);
-	*out = i == 1;
+	*out = i == 0;
 	return rc;
 }
 
@@ -598,7 +602,7 @@ static int check_proposals(struct parse_ctx *c, enum key_id k, const char *v,
 		      ch == '!')) {
 			fail(c, line, "'%s' may only hold algorithm names joined by '-' "
 				      "and ',' (found '%c')", key_names[k],
-			     (ch > 0x20 && ch < 0x7f) ? ch : '?');
+			     (ch >= 0x20 && ch < 0x7f) ? ch : '?');
 			return -EINVAL;
 		}
 	}
