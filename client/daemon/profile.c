@@ -761,9 +761,6 @@ static int check_required(struct parse_ctx *c)
 	case VPN_AUTH_PSK:
 		if (!at[K_PSK] && !at[K_PSK_FILE])
 			return fail(c, at[K_AUTH], "auth = psk needs 'psk' or 'psk_file'");
-		if (at[K_PSK] && at[K_PSK_FILE])
-			return fail(c, at[K_PSK] > at[K_PSK_FILE] ? at[K_PSK] : at[K_PSK_FILE],
-				    "'psk' and 'psk_file' are both set: keep one");
 		break;
 	case VPN_AUTH_PUBKEY:
 		if (!at[K_CERT] || !at[K_KEY] || !at[K_CA])
@@ -775,16 +772,25 @@ static int check_required(struct parse_ctx *c)
 		if (!at[K_EAP_PASSWORD] && !at[K_EAP_PASSWORD_FILE])
 			return fail(c, at[K_AUTH],
 				    "auth = %s needs 'eap_password' or 'eap_password_file'", an);
-		if (at[K_EAP_PASSWORD] && at[K_EAP_PASSWORD_FILE])
-			return fail(c, at[K_EAP_PASSWORD] > at[K_EAP_PASSWORD_FILE] ?
-					       at[K_EAP_PASSWORD] : at[K_EAP_PASSWORD_FILE],
-				    "'eap_password' and 'eap_password_file' are both set: keep one");
 		break;
 	}
 	if (at[K_ROUTES] && c->p->full_tunnel)
 		return fail(c, at[K_ROUTES] > at[K_FULL_TUNNEL] ? at[K_ROUTES] : at[K_FULL_TUNNEL],
 			    "'routes' and 'full_tunnel = yes' contradict each other: keep one");
 	return 1;
+}
+
+/* Two ways to give one secret: refused before either is read, so the
+ * second can never overwrite (and leak) the first. */
+static int check_one_of(struct parse_ctx *c, enum key_id a, enum key_id b)
+{
+	int la = c->line_of[a], lb = c->line_of[b];
+
+	if (!la || !lb || !(key_used_by(a) & (1u << c->p->auth)))
+		return 0;
+	fail(c, la > lb ? la : lb, "'%s' and '%s' are both set: keep one", key_names[a],
+	     key_names[b]);
+	return -EINVAL;
 }
 
 /* Check and convert every value, in file order so the first problem in the
@@ -801,6 +807,9 @@ static int build(struct parse_ctx *c)
 	if (check_enum(c, K_AUTH, c->raw[K_AUTH], c->line_of[K_AUTH], auth_names, 3, &t))
 		return 0;
 	c->p->auth = (enum vpn_auth)t;
+	if (check_one_of(c, K_PSK, K_PSK_FILE) ||
+	    check_one_of(c, K_EAP_PASSWORD, K_EAP_PASSWORD_FILE))
+		return 0;
 	for (int k = 0; k < K_COUNT; k++) {
 		if (c->line_of[k])
 			order[n++] = k;

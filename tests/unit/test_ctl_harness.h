@@ -429,14 +429,36 @@ private:
 	std::string buf_;
 };
 
-inline ctl_msg decode(const std::string &line)
+// A decoded reply that releases its JSON arrays.
+struct Msg : ctl_msg {
+	Msg() { std::memset(static_cast<ctl_msg *>(this), 0, sizeof(ctl_msg)); }
+	Msg(const Msg &) = delete;
+	Msg(Msg &&o) noexcept { take(o); }
+	Msg &operator=(Msg &&o) noexcept
+	{
+		if (this != &o) {
+			ctl_msg_clear(this);
+			take(o);
+		}
+		return *this;
+	}
+	~Msg() { ctl_msg_clear(this); }
+
+private:
+	void take(Msg &o)
+	{
+		std::memcpy(static_cast<ctl_msg *>(this), static_cast<ctl_msg *>(&o), sizeof(ctl_msg));
+		o.status = nullptr;
+		o.profiles = nullptr;
+	}
+};
+
+inline Msg decode(const std::string &line)
 {
-	ctl_msg m;
+	Msg m;
 	char why[256] = "";
 	int rc = ctl_msg_decode(line.data(), line.size(), &m, why, sizeof(why));
 	EXPECT_EQ(rc, 0) << line << ": " << why;
-	if (rc != 0)
-		std::memset(&m, 0, sizeof(m));
 	return m;
 }
 

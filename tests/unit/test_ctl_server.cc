@@ -122,7 +122,7 @@ TEST_F(CtlServer, UpSendsProgressThenOk)
 	const char *steps[] = { "resolving", "IKE_SA_INIT", "authenticating", "configuring" };
 	const char *details[] = { "gw.example", "203.0.113.5:500", "psk", "10.10.0.2" };
 	for (int i = 0; i < 4; i++) {
-		ctl_msg m = decode(c.read_line());
+		Msg m = decode(c.read_line());
 		EXPECT_EQ(m.kind, CTL_MSG_PROGRESS);
 		EXPECT_STREQ(m.step, steps[i]);
 		EXPECT_STREQ(m.detail, details[i]);
@@ -139,7 +139,7 @@ TEST_F(CtlServer, UpFailureCarriesCodeAndOneLine)
 	ASSERT_TRUE(c.send_raw(req("up", "badauth") + "\n"));
 	EXPECT_EQ(decode(c.read_line()).kind, CTL_MSG_PROGRESS);
 	EXPECT_EQ(decode(c.read_line()).kind, CTL_MSG_PROGRESS);
-	ctl_msg m = decode(c.read_line());
+	Msg m = decode(c.read_line());
 	EXPECT_EQ(m.kind, CTL_MSG_RESULT);
 	EXPECT_FALSE(m.ok);
 	EXPECT_EQ(m.code, CTL_ERR_AUTH_FAILED);
@@ -151,7 +151,7 @@ TEST_F(CtlServer, SequentialRequestsOnOneConnection)
 	start();
 	RawClient c(d->sock);
 	ASSERT_TRUE(c.send_raw(req("status") + "\n"));
-	ctl_msg m = decode(c.read_line());
+	Msg m = decode(c.read_line());
 	ASSERT_TRUE(m.ok);
 	ASSERT_EQ(json_array_size(m.status), 2u);
 	EXPECT_STREQ(json_string_value(json_object_get(json_array_get(m.status, 0), "name")), "work");
@@ -191,7 +191,7 @@ TEST_F(CtlServer, MalformedLineClosesOnlyThatConnection)
 	RawClient good(d->sock), bad(d->sock);
 	ASSERT_TRUE(good.connected && bad.connected);
 	ASSERT_TRUE(bad.send_raw("{\"op\": \"up\", \"name\": \n"));
-	ctl_msg m = decode(bad.read_line());
+	Msg m = decode(bad.read_line());
 	EXPECT_FALSE(m.ok);
 	EXPECT_EQ(m.code, CTL_ERR_PROTOCOL);
 	EXPECT_NE(std::string(m.error).find("bad request: malformed JSON"), std::string::npos)
@@ -212,7 +212,7 @@ TEST_F(CtlServer, WrongTypesAndUnknownOpsClose)
 				  R"({"op":"status","extra":1})", R"([1,2,3])" }) {
 		RawClient c(d->sock);
 		ASSERT_TRUE(c.send_raw(std::string(line) + "\n"));
-		ctl_msg m = decode(c.read_line());
+		Msg m = decode(c.read_line());
 		EXPECT_EQ(m.code, CTL_ERR_PROTOCOL) << line;
 		EXPECT_TRUE(c.wait_eof()) << line;
 	}
@@ -225,7 +225,7 @@ TEST_F(CtlServer, OversizedRequestClosesThatConnection)
 	RawClient other(d->sock), big(d->sock);
 	// One byte over: no newline within CTL_REQUEST_MAX + 1 bytes.
 	ASSERT_TRUE(big.send_raw(std::string(CTL_REQUEST_MAX + 1, 'x')));
-	ctl_msg m = decode(big.read_line());
+	Msg m = decode(big.read_line());
 	EXPECT_EQ(m.code, CTL_ERR_PROTOCOL);
 	EXPECT_STREQ(m.error, "request longer than 65536 bytes");
 	EXPECT_TRUE(big.wait_eof());
@@ -281,7 +281,7 @@ TEST_F(CtlServer, RequestBeforeThePreviousFinishedIsAProtocolError)
 	RawClient c(d->sock);
 	ASSERT_TRUE(c.send_raw(req("up", "slow") + "\n" + req("status") + "\n"));
 	EXPECT_EQ(decode(c.read_line()).kind, CTL_MSG_PROGRESS);
-	ctl_msg m = decode(c.read_line());
+	Msg m = decode(c.read_line());
 	EXPECT_EQ(m.code, CTL_ERR_PROTOCOL);
 	EXPECT_STREQ(m.error, "request sent before the previous one finished");
 	EXPECT_TRUE(c.wait_eof());
@@ -346,7 +346,7 @@ TEST_F(CtlServer, DownCancelsAPendingUp)
 	ASSERT_TRUE(d->wait_held("hang"));
 	ASSERT_TRUE(b.send_raw(req("down", "hang") + "\n"));
 	EXPECT_EQ(b.read_line(), R"({"ok":true})");
-	ctl_msg m = decode(a.read_line());
+	Msg m = decode(a.read_line());
 	EXPECT_EQ(m.code, CTL_ERR_CANCELLED);
 }
 
@@ -356,7 +356,7 @@ TEST_F(CtlServer, TooManyConnectionsAreTurnedAway)
 	RawClient a(d->sock), b(d->sock);
 	ASSERT_TRUE(d->wait_conn_count(2));
 	RawClient c(d->sock);
-	ctl_msg m = decode(c.read_line());
+	Msg m = decode(c.read_line());
 	EXPECT_EQ(m.code, CTL_ERR_BUSY);
 	EXPECT_STREQ(m.error, "too many control connections (2)");
 	EXPECT_TRUE(c.wait_eof());
@@ -437,12 +437,12 @@ TEST_F(CtlServer, NonMemberMayReadStatusButNotControl)
 	auto replies = as_nobody(d->sock, { req("up", "fast"), req("down", "fast"), req("status") });
 	ASSERT_EQ(replies.size(), 3u);
 	for (int i = 0; i < 2; i++) {
-		ctl_msg m = decode(replies[i]);
+		Msg m = decode(replies[i]);
 		EXPECT_FALSE(m.ok);
 		EXPECT_EQ(m.code, CTL_ERR_PERMISSION);
 		EXPECT_STREQ(m.error, "permission denied (join the group vpn)");
 	}
-	ctl_msg st = decode(replies[2]);
+	Msg st = decode(replies[2]);
 	EXPECT_TRUE(st.ok);
 	EXPECT_EQ(json_array_size(st.status), 2u);
 	ctl_msg_clear(&st);
@@ -493,7 +493,7 @@ TEST_F(CtlServer, FinishersRefuseTheWrongOp)
 		ctl_call_reply_status(d->ops.held["slow"], &none, 1);
 		d->ops.held.erase("slow");
 	});
-	ctl_msg m = decode(c.read_line());
+	Msg m = decode(c.read_line());
 	EXPECT_EQ(m.code, CTL_ERR_INTERNAL);
 	EXPECT_TRUE(log.contains("ctl_call_reply_status used to finish a up call"));
 }
