@@ -613,12 +613,24 @@ static int check_proposals(struct parse_ctx *c, enum key_id k, const char *v,
 	return take_str(c, line, out, v);
 }
 
+/* Byte i of the netmask of a /plen prefix. */
+static uint8_t mask_byte(size_t i, unsigned long plen)
+{
+	size_t bit = i * 8;
+
+	if (bit >= plen)
+		return 0;
+	return plen - bit >= 8 ? 0xff : (uint8_t)(0xff << (8 - (plen - bit)));
+}
+
 static int parse_route(const char *tok, struct vpn_route *r, char *why, size_t whylen)
 {
 	char addr[INET6_ADDRSTRLEN + 1], net[INET6_ADDRSTRLEN];
 	const char *slash = strchr(tok, '/');
+	uint8_t masked[16];
 	unsigned long plen;
 	size_t alen, bytes;
+	bool host_bits = false;
 	char *end;
 
 	memset(r, 0, sizeof(*r));
@@ -648,25 +660,15 @@ static int parse_route(const char *tok, struct vpn_route *r, char *why, size_t w
 	}
 	r->prefix_len = (uint8_t)plen;
 	for (size_t i = 0; i < bytes; i++) {
-		size_t bit = i * 8;
-		uint8_t mask = bit >= plen ? 0 :
-			       plen - bit >= 8 ? 0xff : (uint8_t)(0xff << (8 - (plen - bit)));
-
-		if (r->addr[i] & ~mask) {
-			uint8_t masked[16];
-
-			for (size_t j = 0; j < bytes; j++) {
-				size_t b = j * 8;
-
-				masked[j] = r->addr[j] & (b >= plen ? 0 :
-					    plen - b >= 8 ? 0xff :
-					    (uint8_t)(0xff << (8 - (plen - b))));
-			}
-			inet_ntop(r->family, masked, net, sizeof(net));
-			snprintf(why, whylen, "route '%.60s' has host bits set (the network is %s/%lu)",
-				 tok, net, plen);
-			return -EINVAL;
-		}
+		masked[i] = r->addr[i] & mask_byte(i, plen);
+		host_bits = host_bits || masked[i] != r->addr[i];
+	}
+	/* Most likely a typo for the network: name it instead of guessing. */
+	if (host_bits) {
+		inet_ntop(r->family, masked, net, sizeof(net));
+		snprintf(why, whylen, "route '%.60s' has host bits set (the network is %s/%lu)",
+			 tok, net, plen);
+		return -EINVAL;
 	}
 	return 0;
 }
