@@ -69,6 +69,22 @@ TEST(CliFormat, ExitCodes)
 	EXPECT_EQ(cli_exit_code(CTL_ERR_UNKNOWN), 1);
 }
 
+// How sample_statuses() reads in vpnctl (LC_ALL=C: "->" for the arrow).
+const std::string kWorkBlock =
+	"work: connected for 1h 02m\n"
+	"  gateway:    vpn.example.com\n"
+	"  transport:  udp\n"
+	"  path:       wlan0, 192.168.1.10:4500 -> 203.0.113.5:4500, NAT: yes, MOBIKE: yes\n"
+	"  virtual IP: 10.10.0.2\n"
+	"  DNS:        10.10.0.1, 10.10.0.53\n"
+	"  IKE:        aes256gcm16-prfsha256-x25519\n"
+	"  ESP:        aes256gcm16\n"
+	"  traffic:    in 12.3 MiB (10432 packets), out 1.2 MiB (5012 packets)\n"
+	"  last error: none\n";
+const std::string kHomeTail =
+	"  gateway:    home.example.net\n"
+	"  last error: authentication failed: the gateway refused our pre-shared key\n";
+
 std::string printed(const ctl_status &st, time_t now)
 {
 	char *buf = nullptr;
@@ -84,21 +100,8 @@ std::string printed(const ctl_status &st, time_t now)
 TEST(CliFormat, StatusBlocks)
 {
 	auto v = sample_statuses(1000000);
-	EXPECT_EQ(printed(v[0], 1000000),
-		  "work: connected for 1h 02m\n"
-		  "  gateway:    vpn.example.com\n"
-		  "  transport:  udp\n"
-		  "  path:       wlan0, 192.168.1.10:4500 -> 203.0.113.5:4500, NAT: yes, MOBIKE: yes\n"
-		  "  virtual IP: 10.10.0.2\n"
-		  "  DNS:        10.10.0.1, 10.10.0.53\n"
-		  "  IKE:        aes256gcm16-prfsha256-x25519\n"
-		  "  ESP:        aes256gcm16\n"
-		  "  traffic:    in 12.3 MiB (10432 packets), out 1.2 MiB (5012 packets)\n"
-		  "  last error: none\n");
-	EXPECT_EQ(printed(v[1], 1000000),
-		  "home: disconnected for 3m 12s\n"
-		  "  gateway:    home.example.net\n"
-		  "  last error: authentication failed: the gateway refused our pre-shared key\n");
+	EXPECT_EQ(printed(v[0], 1000000), kWorkBlock);
+	EXPECT_EQ(printed(v[1], 1000000), "home: disconnected for 3m 12s\n" + kHomeTail);
 
 	ctl_status r = v[0];
 	r.state = CTL_STATE_RECONNECTING;
@@ -215,20 +218,7 @@ TEST_F(Vpnctl, StatusHumanOutput)
 	int secs = std::atoi(out.c_str() + at + home.size());
 	EXPECT_TRUE(secs >= 12 && secs <= 19) << out;
 	out.replace(at + home.size(), 2, "SS");
-	EXPECT_EQ(out, "work: connected for 1h 02m\n"
-		       "  gateway:    vpn.example.com\n"
-		       "  transport:  udp\n"
-		       "  path:       wlan0, 192.168.1.10:4500 -> 203.0.113.5:4500, NAT: yes, MOBIKE: yes\n"
-		       "  virtual IP: 10.10.0.2\n"
-		       "  DNS:        10.10.0.1, 10.10.0.53\n"
-		       "  IKE:        aes256gcm16-prfsha256-x25519\n"
-		       "  ESP:        aes256gcm16\n"
-		       "  traffic:    in 12.3 MiB (10432 packets), out 1.2 MiB (5012 packets)\n"
-		       "  last error: none\n"
-		       "\n"
-		       "home: disconnected for 3m SSs\n"
-		       "  gateway:    home.example.net\n"
-		       "  last error: authentication failed: the gateway refused our pre-shared key\n");
+	EXPECT_EQ(out, kWorkBlock + "\nhome: disconnected for 3m SSs\n" + kHomeTail);
 
 	ProcResult bare = run_proc({ bin, "--socket", d->sock });
 	EXPECT_EQ(bare.exit_code, 0);
