@@ -29,7 +29,7 @@ static void check(int ok)
  * the same proposals. */
 static void sa_round_trip(const struct ike_payload *p)
 {
-	static struct ike_sa sa, again;
+	static struct ike_sa_payload sa, again;
 	static uint8_t buf[70000];
 	struct ike_builder b;
 	struct ike_chain c;
