@@ -370,7 +370,7 @@ Bytes ike_prop_aes_gcm(bool more = false, uint8_t num = 1)
 
 class Sa : public Codec {
 protected:
-	int parse(const Bytes &body, ike_sa *out)
+	int parse(const Bytes &body, ike_sa_payload *out)
 	{
 		in = pl(0, body);
 		EXPECT_EQ(inner(in, IKE_PT_SA, &c), 0);
@@ -378,7 +378,7 @@ protected:
 	}
 	Bytes in;
 	ike_chain c;
-	ike_sa sa;
+	ike_sa_payload sa;
 };
 
 TEST_F(Sa, ParsesProposalsTransformsAndKeyLength)
@@ -1135,7 +1135,7 @@ TEST_F(Refuse, EapErrors)
 TEST_F(Refuse, ParsersRefuseViewsOfAnotherType)
 {
 	ike_ke ke;
-	ike_sa sa;
+	ike_sa_payload sa;
 
 	in = pl(0, fill(16, 0));
 	ASSERT_EQ(inner(in, IKE_PT_NONCE, &c), 0);
@@ -1243,7 +1243,7 @@ TEST_F(Codec, DecodesAStrongswanStyleIkeSaInitResponse)
 {
 	Bytes m = sa_init_response();
 	ike_msg d;
-	ike_sa sa;
+	ike_sa_payload sa;
 	ike_ke ke;
 	ike_cert req;
 	ike_proposal offer[2];
