@@ -487,6 +487,47 @@ protected:
 			}
 		}
 	}
+	// Fragments i.. of one message, decrypted, reassembled and walked.
+	struct Reassembled {
+		Bytes whole;
+		uint8_t first = 0;
+		ike_chain inner = {};
+	};
+	std::unique_ptr<Reassembled> reassemble(size_t i)
+	{
+		auto out = std::make_unique<Reassembled>();
+		auto r = std::make_unique<ike_frag_reasm>();
+		ike_frag_init(r.get());
+		int ret = 0;
+		for (size_t k = i; k < msgs.size() && msgs[k]->frag && ret == 0; k++) {
+			const Opened &f = *msgs[k];
+			if (!f.plain)
+				return nullptr;
+			ret = ike_frag_add(r.get(), f.m.hdr.msgid, f.skf.num, f.skf.total,
+					   f.m.chain.pl[f.m.chain.n - 1].next, f.plain, f.plain_len, 0,
+					   1000);
+		}
+		if (ret != 1)
+			return nullptr;
+		out->whole.resize(IKE_FRAG_MAX_BYTES);
+		size_t len = 0;
+		if (ike_frag_assemble(r.get(), out->whole.data(), out->whole.size(), &len, &out->first))
+			return nullptr;
+		out->whole.resize(len);
+		if (ike_decode_inner(out->whole.data(), len, out->first, &out->inner))
+			return nullptr;
+		return out;
+	}
+	// The payloads of message i whatever its protection.
+	const ike_chain *payloads_of(size_t i, std::unique_ptr<Reassembled> *keep)
+	{
+		const Opened &o = *msgs[i];
+		if (o.frag) {
+			*keep = reassemble(i);
+			return *keep ? &(*keep)->inner : nullptr;
+		}
+		return o.sealed ? &o.inner : &o.m.chain;
+	}
 	bool has(const std::string &k) const { return cap.keys.count(k) != 0; }
 	Bytes key(const std::string &k) const
 	{
@@ -508,8 +549,6 @@ protected:
 	Ciphers ciphers;
 	std::unique_ptr<Opened> init_req, init_resp;
 	std::vector<std::unique_ptr<Opened>> msgs;
-	// Payload lists of reassembled fragmented messages (file of fragment 1).
-	std::vector<std::pair<std::string, std::string>> reassembled;
 };
 
 } // namespace
@@ -841,7 +880,6 @@ TEST_P(Captured, FragmentsReassembleAndRebuild)
 		ASSERT_EQ(ike_decode_inner(whole.data(), whole.size(), first, &inner), 0);
 		for (unsigned k = 0; k < inner.n; k++)
 			EXPECT_EQ(ike_parse_any(&inner.pl[k]), 0) << ike_payload_name(inner.pl[k].type);
-		reassembled.push_back({cap.files[i], describe(inner)});
 		if (dump())
 			printf("%s/%s reassembled: %s\n", cap.name.c_str(), cap.files[i].c_str(),
 			       describe(inner).c_str());
@@ -894,6 +932,398 @@ TEST_P(Captured, FragmentsReassembleAndRebuild)
 	} else {
 		EXPECT_EQ(messages, 0u);
 	}
+}
+
+// ---- what strongSwan sends -----------------------------------------------------
+
+// The payload list of each message (inner chain for SK; for SKF the
+// reassembled message, under the file name of fragment 1).
+const std::map<std::string, std::map<std::string, std::string>> kPayloads = {
+	{"psk", {
+		{"ike_sa_init-req", "SA KE Nonce N(NAT_DETECTION_SOURCE_IP) N(NAT_DETECTION_DESTINATION_IP) "
+				    "N(IKEV2_FRAGMENTATION_SUPPORTED) N(SIGNATURE_HASH_ALGORITHMS) N(REDIRECT_SUPPORTED)"},
+		{"ike_sa_init-resp", "SA KE Nonce N(NAT_DETECTION_SOURCE_IP) N(NAT_DETECTION_DESTINATION_IP) CERTREQ "
+				     "N(IKEV2_FRAGMENTATION_SUPPORTED) N(SIGNATURE_HASH_ALGORITHMS) "
+				     "N(CHILDLESS_IKEV2_SUPPORTED) N(MULTIPLE_AUTH_SUPPORTED)"},
+		// 16420: IKEV2_MESSAGE_ID_SYNC_SUPPORTED (RFC 6311), a name the
+		// codec does not know (not needed: it is a status notify).
+		{"ike_auth-req", "IDi N(INITIAL_CONTACT) CERTREQ IDr AUTH CP SA TSi TSr N(MOBIKE_SUPPORTED) "
+				 "N(ADDITIONAL_IP4_ADDRESS) N(MULTIPLE_AUTH_SUPPORTED) N(EAP_ONLY_AUTHENTICATION) N(16420)"},
+		{"ike_auth-resp", "IDr AUTH CP SA TSi TSr N(MOBIKE_SUPPORTED) N(ADDITIONAL_IP4_ADDRESS)"},
+		{"informational-req", "Delete"},
+		{"informational-resp", ""},
+	}},
+	{"eap", {
+		{"03-ike_auth-req", "IDi N(INITIAL_CONTACT) CERTREQ IDr CP SA TSi TSr N(MOBIKE_SUPPORTED) "
+				    "N(ADDITIONAL_IP4_ADDRESS) N(MULTIPLE_AUTH_SUPPORTED) N(EAP_ONLY_AUTHENTICATION) N(16420)"},
+		{"04-ike_auth-resp", "IDr CERT AUTH EAP"},
+		{"05-ike_auth-req", "EAP"}, {"06-ike_auth-resp", "EAP"},
+		{"07-ike_auth-req", "EAP"}, {"08-ike_auth-resp", "EAP"},
+		{"09-ike_auth-req", "EAP"}, {"10-ike_auth-resp", "EAP"},
+		{"11-ike_auth-req", "AUTH"},
+		{"12-ike_auth-resp", "AUTH CP SA TSi TSr N(MOBIKE_SUPPORTED) N(ADDITIONAL_IP4_ADDRESS)"},
+	}},
+	{"pubkey", {
+		{"ike_auth-req", "IDi CERT N(INITIAL_CONTACT) CERTREQ IDr AUTH CP SA TSi TSr N(MOBIKE_SUPPORTED) "
+				 "N(ADDITIONAL_IP4_ADDRESS) N(MULTIPLE_AUTH_SUPPORTED) N(EAP_ONLY_AUTHENTICATION) N(16420)"},
+		{"ike_auth-resp", "IDr CERT AUTH CP SA TSi TSr N(MOBIKE_SUPPORTED) N(ADDITIONAL_IP4_ADDRESS)"},
+	}},
+};
+
+// "03-ike_auth-req-frag1of2.bin" -> "ike_auth-req" (and the numbered form).
+std::string kind_of(const std::string &file, bool numbered)
+{
+	std::string k = file.substr(0, file.find(".bin"));
+	size_t f = k.find("-frag");
+	if (f != std::string::npos)
+		k = k.substr(0, f);
+	return numbered ? k : k.substr(3);
+}
+
+std::string expected_payloads(const std::string &capture, const std::string &file)
+{
+	// Captures share what they have in common with the PSK ones.
+	for (const std::string &c : {capture, std::string("psk")}) {
+		auto it = kPayloads.find(c);
+		if (it == kPayloads.end())
+			continue;
+		for (bool numbered : {true, false}) {
+			auto m = it->second.find(kind_of(file, numbered));
+			if (m != it->second.end())
+				return m->second;
+		}
+	}
+	return "(none)";
+}
+
+// The message kind of the exchange tables (ike_check_payloads).
+enum ike_msg_kind kind_for(const std::string &capture, const std::string &file)
+{
+	std::string k = kind_of(file, false);
+	bool resp = k.find("-resp") != std::string::npos;
+	if (k.rfind("ike_sa_init", 0) == 0)
+		return resp ? IKE_MSG_SA_INIT_RESP : IKE_MSG_SA_INIT_REQ;
+	if (k.rfind("informational", 0) == 0)
+		return resp ? IKE_MSG_INFO_RESP : IKE_MSG_INFO_REQ;
+	if (capture != "eap")
+		return resp ? IKE_MSG_AUTH_RESP : IKE_MSG_AUTH_REQ;
+	int n = std::stoi(file.substr(0, 2));
+	if (n == 3)
+		return IKE_MSG_AUTH_EAP_START_REQ;
+	if (n == 4)
+		return IKE_MSG_AUTH_EAP_FIRST_RESP;
+	if (n == 11)
+		return IKE_MSG_AUTH_EAP_FINAL_REQ;
+	if (n == 12)
+		return IKE_MSG_AUTH_EAP_FINAL_RESP;
+	return resp ? IKE_MSG_AUTH_EAP_RESP : IKE_MSG_AUTH_EAP_REQ;
+}
+
+TEST_P(Captured, PayloadListsAndExchangeRules)
+{
+	for (size_t i = 0; i < msgs.size(); i++) {
+		const Opened &o = *msgs[i];
+		if (o.frag && o.skf.num != 1)
+			continue;
+		SCOPED_TRACE(cap.files[i]);
+		std::unique_ptr<Reassembled> whole;
+		const ike_chain *payloads = o.sealed ? &o.inner : &o.m.chain;
+		if (o.frag) {
+			whole = reassemble(i);
+			ASSERT_NE(whole, nullptr);
+			payloads = &whole->inner;
+		}
+		EXPECT_EQ(describe(*payloads), expected_payloads(cap.name, cap.files[i]));
+		enum ike_msg_kind kind = kind_for(cap.name, cap.files[i]);
+		int err = ike_check_payloads(kind, o.sealed ? &o.m.chain : nullptr, payloads);
+		EXPECT_EQ(err, 0) << ike_msg_rule_of(kind)->name << ": " << ike_strerror(err);
+	}
+}
+
+// The lab's proposal strings (tests/interop/lab/lab.sh): what each
+// connection of the reference client was configured to offer.
+const char *kLabIke =
+	"aes256gcm16-aes128gcm16-prfsha256-prfsha384-prfsha512-curve25519-ecp256-ecp384-modp3072-modp2048,"
+	"aes256-aes128-sha256-sha384-sha512-curve25519-ecp256-ecp384-modp3072-modp2048";
+
+std::string ike_offer_of(const std::string &capture)
+{
+	if (capture == "psk-gcm")
+		return "aes256gcm16-prfsha256-curve25519";
+	if (capture == "psk-cbc")
+		return "aes256-sha256-ecp256";
+	return kLabIke;
+}
+
+// Same transforms, type by type, in the same order of preference.
+void expect_same_proposal(const ike_proposal &a, const ike_proposal &b, bool skip_dh)
+{
+	EXPECT_EQ(a.num, b.num);
+	EXPECT_EQ(a.protocol, b.protocol);
+	for (int t = IKE_XFORM_ENCR; t <= IKE_XFORM_ESN; t++) {
+		if (skip_dh && t == IKE_XFORM_DH)
+			continue;
+		ASSERT_EQ(a.n[t], b.n[t]) << "transform type " << t;
+		for (unsigned k = 0; k < a.n[t]; k++) {
+			EXPECT_EQ(a.x[t][k].id, b.x[t][k].id) << "type " << t << " #" << k;
+			EXPECT_EQ(a.x[t][k].key_bits, b.x[t][k].key_bits) << "type " << t << " #" << k;
+		}
+	}
+}
+
+Bytes notify_data(const ike_chain &c, uint16_t type)
+{
+	const ike_payload *p = ike_chain_find_notify(&c, type);
+	ike_notify n;
+	if (!p || ike_parse_notify(p, &n))
+		return Bytes{0xde, 0xad};
+	return span(n.data, n.len);
+}
+
+// NAT detection hash (RFC 7296 2.23): SHA-1(SPIi | SPIr | IP | port).
+Bytes natd(const uint8_t spis[16], const uint8_t ip[4], uint16_t port)
+{
+	uint8_t pb[2] = {uint8_t(port >> 8), uint8_t(port)};
+	crypto_iov iov[] = {{spis, 16}, {ip, 4}, {pb, 2}};
+	Bytes out(20);
+	EXPECT_EQ(crypto_hash(CRYPTO_HASH_SHA1, iov, 3, out.data()), 0);
+	return out;
+}
+
+// What the IKE_SA_INIT exchange carries: the proposals strongSwan was told
+// to offer (read from the wire by our parser, from the lab's strings by our
+// proposal parser: they must agree), the chosen one among them, KE of the
+// chosen group and length, 32-octet nonces, NAT-D hashes of the addresses
+// the client used, the notify data.
+TEST_P(Captured, SaInitContents)
+{
+	const ike_chain &rq = init_req->m.chain, &rs = init_resp->m.chain;
+	auto offer = std::make_unique<ike_sa_payload>(), chosen = std::make_unique<ike_sa_payload>();
+	ASSERT_EQ(ike_parse_sa(ike_chain_find(&rq, IKE_PT_SA), offer.get()), 0);
+	ASSERT_EQ(ike_parse_sa(ike_chain_find(&rs, IKE_PT_SA), chosen.get()), 0);
+	std::vector<ike_proposal> lab(IKE_MAX_PROPOSALS);
+	size_t n = 0;
+	ASSERT_EQ(ike_proposals_parse(ike_offer_of(cap.name).c_str(), IKE_PROTO_IKE, lab.data(),
+				      lab.size(), &n, nullptr, 0),
+		  0);
+	ASSERT_EQ(offer->n, n);
+	for (size_t k = 0; k < n; k++) {
+		SCOPED_TRACE("proposal " + std::to_string(k + 1));
+		expect_same_proposal(offer->p[k], lab[k], false);
+		EXPECT_EQ(offer->p[k].spi_len, 0);
+	}
+	size_t which = 99;
+	ASSERT_EQ(chosen->n, 1u);
+	EXPECT_EQ(ike_proposal_match(offer->p, offer->n, &chosen->p[0], &which), 0);
+	EXPECT_EQ(which, 0u) << "the client's first proposal wins (prefer_configured_proposals = no)";
+
+	for (const ike_chain *c : {&rq, &rs}) {
+		ike_ke ke;
+		ASSERT_EQ(ike_parse_ke(ike_chain_find(c, IKE_PT_KE), &ke), 0);
+		EXPECT_EQ(ke.group, suite.dh);
+		EXPECT_EQ(ke.len, crypto_dh_public_len(suite.dh));
+		ike_nonce no;
+		ASSERT_EQ(ike_parse_nonce(ike_chain_find(c, IKE_PT_NONCE), &no), 0);
+		EXPECT_EQ(no.len, 32u);
+		EXPECT_EQ(notify_data(*c, IKE_N_IKEV2_FRAGMENTATION_SUPPORTED), Bytes());
+		ike_notify hn;
+		ASSERT_EQ(ike_parse_notify(ike_chain_find_notify(c, IKE_N_SIGNATURE_HASH_ALGORITHMS), &hn),
+			  0);
+		uint16_t algs[8];
+		size_t nalgs = 0;
+		ASSERT_EQ(ike_notify_hash_algs(&hn, algs, 8, &nalgs), 0);
+		EXPECT_EQ(std::vector<uint16_t>(algs, algs + nalgs),
+			  (std::vector<uint16_t>{IKE_HASH_SHA2_256, IKE_HASH_SHA2_384, IKE_HASH_SHA2_512,
+						 IKE_HASH_IDENTITY}));
+	}
+	// The gateway asks for certificates from its CA: SHA-1 SPKI hashes.
+	ike_cert cr;
+	ASSERT_EQ(ike_parse_certreq(ike_chain_find(&rs, IKE_PT_CERTREQ), &cr), 0);
+	EXPECT_EQ(cr.encoding, IKE_CERT_X509_SIG);
+	EXPECT_EQ(cr.len % IKE_CERTREQ_HASH_LEN, 0u);
+	EXPECT_GT(cr.len, 0u);
+
+	// NAT-D (RFC 7296 2.23). The destination hashes are the addresses as
+	// the sender saw them: the gateway's, and the home NAT's public address
+	// (it keeps port 500). The source hashes are neither side's real
+	// address: both charons run kernel-libipsec, which requires UDP
+	// encapsulation, so strongSwan fakes its NATD_SOURCE_IP to force NAT-T
+	// (ike_natd.c, "faking NAT situation to enforce UDP encapsulation").
+	// A client must therefore treat a NATD_S mismatch as "peer behind NAT",
+	// nothing worse. SPIr is still zero in the request.
+	uint8_t spis[16] = {};
+	memcpy(spis, cap.raw[0].data(), 8);
+	const uint8_t cli[4] = {192, 168, 1, 100}, gw[4] = {192, 0, 2, 10},
+		      home[4] = {198, 51, 100, 10};
+	EXPECT_EQ(notify_data(rq, IKE_N_NAT_DETECTION_DESTINATION_IP), natd(spis, gw, 500));
+	EXPECT_NE(notify_data(rq, IKE_N_NAT_DETECTION_SOURCE_IP), natd(spis, cli, 500));
+	EXPECT_EQ(notify_data(rq, IKE_N_NAT_DETECTION_SOURCE_IP).size(), IKE_NATD_HASH_LEN);
+	memcpy(spis + 8, cap.raw[1].data() + 8, 8);
+	EXPECT_EQ(notify_data(rs, IKE_N_NAT_DETECTION_DESTINATION_IP), natd(spis, home, 500));
+	EXPECT_NE(notify_data(rs, IKE_N_NAT_DETECTION_SOURCE_IP), natd(spis, gw, 500));
+	EXPECT_EQ(notify_data(rs, IKE_N_NAT_DETECTION_SOURCE_IP).size(), IKE_NATD_HASH_LEN);
+}
+
+std::string str(const uint8_t *p, size_t n) { return std::string(reinterpret_cast<const char *>(p), n); }
+
+Bytes ip4(uint8_t a, uint8_t b, uint8_t c, uint8_t d) { return Bytes{a, b, c, d}; }
+
+// IKE_AUTH and INFORMATIONAL contents: identities, CP, traffic selectors,
+// the ESP proposal, notifies, certificates, Delete.
+TEST_P(Captured, AuthAndInformationalContents)
+{
+	unsigned seen_cp_reply = 0, seen_delete = 0;
+	for (size_t i = 2; i < msgs.size(); i++) {
+		if (msgs[i]->frag && msgs[i]->skf.num != 1)
+			continue;
+		SCOPED_TRACE(cap.files[i]);
+		std::unique_ptr<Reassembled> keep;
+		const ike_chain *c = payloads_of(i, &keep);
+		ASSERT_NE(c, nullptr);
+		bool from_i = msgs[i]->m.hdr.flags & IKE_HDR_FLAG_INITIATOR;
+		for (unsigned k = 0; k < c->n; k++) {
+			const ike_payload &p = c->pl[k];
+			switch (p.type) {
+			case IKE_PT_IDI: {
+				ike_id id;
+				ASSERT_EQ(ike_parse_id(&p, &id), 0);
+				if (cap.name == "eap") {
+					// strongSwan types a plain name without '@' as an FQDN.
+					EXPECT_EQ(id.type, IKE_ID_FQDN);
+					EXPECT_EQ(str(id.data, id.len), "eapuser");
+				} else {
+					EXPECT_EQ(id.type, IKE_ID_RFC822_ADDR);
+					EXPECT_EQ(str(id.data, id.len),
+						  cap.name == "pubkey" ? "client@example.org" : "psk@example.org");
+				}
+				break;
+			}
+			case IKE_PT_IDR: {
+				ike_id id;
+				ASSERT_EQ(ike_parse_id(&p, &id), 0);
+				EXPECT_EQ(id.type, IKE_ID_FQDN);
+				EXPECT_EQ(str(id.data, id.len), "gw.example.org");
+				break;
+			}
+			case IKE_PT_CERT: {
+				ike_cert ce;
+				ASSERT_EQ(ike_parse_cert(&p, &ce), 0);
+				EXPECT_EQ(ce.encoding, IKE_CERT_X509_SIG);
+				crypto_cert *x = nullptr;
+				ASSERT_EQ(crypto_cert_from_der(ce.data, ce.len, &x), 0);
+				const char *who = from_i ? "client@example.org" : "gw.example.org";
+				EXPECT_EQ(crypto_cert_matches_id(x, from_i ? CRYPTO_ID_EMAIL : CRYPTO_ID_FQDN,
+								 reinterpret_cast<const uint8_t *>(who),
+								 strlen(who)),
+					  1);
+				crypto_cert_free(x);
+				break;
+			}
+			case IKE_PT_CP: {
+				ike_cp cp;
+				ASSERT_EQ(ike_parse_cp(&p, &cp), 0);
+				EXPECT_EQ(cp.cfg_type, from_i ? IKE_CFG_REQUEST : IKE_CFG_REPLY);
+				bool addr = false, dns = false;
+				for (unsigned a = 0; a < cp.n; a++) {
+					const ike_cp_attr &at = cp.a[a];
+					if (dump())
+						printf("CP %u attr %u len %u\n", cp.cfg_type, at.type, at.len);
+					if (from_i) {
+						EXPECT_EQ(at.len, 0u) << "attribute " << at.type;
+					}
+					if (at.type == IKE_CP_INTERNAL_IP4_ADDRESS) {
+						addr = true;
+						if (!from_i) {
+							ASSERT_EQ(at.len, 4u);
+							// From the split pool 10.200.0.0/24.
+							EXPECT_EQ(span(at.val, 3), Bytes({10, 200, 0}));
+						}
+					}
+					if (at.type == IKE_CP_INTERNAL_IP4_DNS) {
+						dns = true;
+						if (!from_i) {
+							EXPECT_EQ(span(at.val, at.len), ip4(172, 16, 10, 53));
+						}
+					}
+				}
+				EXPECT_TRUE(addr);
+				// The reference client asks for an address only (no
+				// resolve plugin loaded); the gateway adds its DNS
+				// server anyway.
+				EXPECT_EQ(dns, !from_i);
+				seen_cp_reply += !from_i;
+				break;
+			}
+			case IKE_PT_TSI:
+			case IKE_PT_TSR: {
+				ike_ts_list ts;
+				ASSERT_EQ(ike_parse_ts(&p, &ts), 0);
+				ASSERT_EQ(ts.n, 1u);
+				const ike_ts &t = ts.ts[0];
+				EXPECT_EQ(t.type, IKE_TS_IPV4_ADDR_RANGE);
+				EXPECT_EQ(t.ip_proto, 0);
+				EXPECT_EQ(t.start_port, 0);
+				EXPECT_EQ(t.end_port, 65535);
+				if (p.type == IKE_PT_TSR) {
+					EXPECT_EQ(span(t.start, 4), ip4(172, 16, 10, 0));
+					EXPECT_EQ(span(t.end, 4), ip4(172, 16, 10, 255));
+				} else if (from_i) {
+					// A virtual IP is requested: TSi is "any" until
+					// the gateway narrows it.
+					EXPECT_EQ(span(t.start, 4), ip4(0, 0, 0, 0));
+					EXPECT_EQ(span(t.end, 4), ip4(255, 255, 255, 255));
+				} else {
+					EXPECT_EQ(span(t.start, 3), Bytes({10, 200, 0}));
+					EXPECT_EQ(span(t.start, 4), span(t.end, 4)) << "the virtual IP alone";
+				}
+				break;
+			}
+			case IKE_PT_SA: {
+				auto sa = std::make_unique<ike_sa_payload>();
+				ASSERT_EQ(ike_parse_sa(&p, sa.get()), 0);
+				ASSERT_GE(sa->n, 1u);
+				for (unsigned k2 = 0; k2 < sa->n; k2++) {
+					EXPECT_EQ(sa->p[k2].protocol, IKE_PROTO_ESP);
+					EXPECT_EQ(sa->p[k2].spi_len, IKE_CHILD_SPI_LEN);
+					// No KE in IKE_AUTH, so no group either (RFC 7296 1.2).
+					EXPECT_EQ(sa->p[k2].n[IKE_XFORM_DH], 0);
+					EXPECT_EQ(sa->p[k2].n[IKE_XFORM_ESN], 1);
+				}
+				if (!from_i) {
+					EXPECT_EQ(sa->n, 1u);
+				}
+				break;
+			}
+			case IKE_PT_NOTIFY: {
+				ike_notify nt;
+				ASSERT_EQ(ike_parse_notify(&p, &nt), 0);
+				if (nt.type == IKE_N_ADDITIONAL_IP4_ADDRESS) {
+					// The other uplink of the client, the LAN side
+					// of the gateway.
+					EXPECT_EQ(span(nt.data, nt.len),
+						  from_i ? ip4(10, 64, 0, 100) : ip4(172, 16, 10, 1));
+				} else {
+					EXPECT_EQ(nt.len, 0u) << ike_notify_name(nt.type);
+				}
+				break;
+			}
+			case IKE_PT_DELETE: {
+				ike_delete d;
+				ASSERT_EQ(ike_parse_delete(&p, &d), 0);
+				// The IKE SA itself: protocol IKE, no SPIs (RFC 7296 3.11).
+				EXPECT_EQ(d.protocol, IKE_PROTO_IKE);
+				EXPECT_EQ(d.spi_len, 0);
+				EXPECT_EQ(d.n_spi, 0);
+				seen_delete++;
+				break;
+			}
+			default:
+				break;
+			}
+		}
+	}
+	EXPECT_EQ(seen_cp_reply, 1u);
+	EXPECT_EQ(seen_delete, 1u);
 }
 
 INSTANTIATE_TEST_SUITE_P(StrongSwan, Captured,
