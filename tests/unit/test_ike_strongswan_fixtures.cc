@@ -1147,10 +1147,10 @@ TEST_P(Captured, SaInitContents)
 	// the sender saw them: the gateway's, and the home NAT's public address
 	// (it keeps port 500). The source hashes are neither side's real
 	// address: both charons run kernel-libipsec, which requires UDP
-	// encapsulation, so strongSwan fakes its NATD_SOURCE_IP to force NAT-T
-	// (ike_natd.c, "faking NAT situation to enforce UDP encapsulation").
-	// A client must therefore treat a NATD_S mismatch as "peer behind NAT",
-	// nothing worse. SPIr is still zero in the request.
+	// encapsulation, and strongSwan then sends a random NATD_SOURCE_IP to
+	// force NAT-T whatever the path. A client must therefore take a NATD_S
+	// mismatch as "peer behind NAT", nothing worse. SPIr is still zero in
+	// the request.
 	uint8_t spis[16] = {};
 	memcpy(spis, cap.raw[0].data(), 8);
 	const uint8_t cli[4] = {192, 168, 1, 100}, gw[4] = {192, 0, 2, 10},
@@ -1324,6 +1324,196 @@ TEST_P(Captured, AuthAndInformationalContents)
 	}
 	EXPECT_EQ(seen_cp_reply, 1u);
 	EXPECT_EQ(seen_delete, 1u);
+}
+
+// ---- AUTH payloads (RFC 7296 2.15, 2.16) ------------------------------------------
+
+// The octets one side signs or MACs: its IKE_SA_INIT message, the peer's
+// nonce, prf(SK_p, its ID payload body).
+Bytes signed_octets(const Bytes &sa_init, const Bytes &peer_nonce, enum crypto_prf prf,
+		    const Bytes &sk_p, const ike_id &id)
+{
+	Bytes mac(crypto_prf_len(prf));
+	crypto_iov iov = {id.body, id.body_len};
+	EXPECT_EQ(crypto_prf(prf, sk_p.data(), sk_p.size(), &iov, 1, mac.data()), 0);
+	Bytes out = sa_init;
+	out.insert(out.end(), peer_nonce.begin(), peer_nonce.end());
+	out.insert(out.end(), mac.begin(), mac.end());
+	return out;
+}
+
+// AUTH for a shared key: prf(prf(key, "Key Pad for IKEv2"), octets).
+Bytes shared_key_auth(enum crypto_prf prf, const Bytes &key, const Bytes &octets)
+{
+	static const char pad[] = "Key Pad for IKEv2";
+	Bytes k(crypto_prf_len(prf)), out(crypto_prf_len(prf));
+	crypto_iov iov = {pad, sizeof(pad) - 1};
+	EXPECT_EQ(crypto_prf(prf, key.data(), key.size(), &iov, 1, k.data()), 0);
+	crypto_iov o = {octets.data(), octets.size()};
+	EXPECT_EQ(crypto_prf(prf, k.data(), k.size(), &o, 1, out.data()), 0);
+	return out;
+}
+
+// An RFC 7427 signature (or a plain RSA one) with the certificate's key.
+void expect_signature_verifies(const ike_auth &a, const ike_cert &cert, const Bytes &octets)
+{
+	crypto_cert *x = nullptr;
+	ASSERT_EQ(crypto_cert_from_der(cert.data, cert.len, &x), 0);
+	const crypto_pubkey *k = crypto_cert_pubkey(x);
+	const uint8_t *sig = a.data;
+	size_t sig_len = a.len;
+	enum crypto_hash h = CRYPTO_HASH_SHA1;
+	if (a.method == IKE_AUTH_DIGITAL_SIG) {
+		ASSERT_GT(a.len, 1u);
+		size_t alg_len = a.data[0];
+		ASSERT_GT(a.len, 1 + alg_len);
+		// sha{256,384,512}WithRSAEncryption, parameters NULL (RFC 7427 A.1).
+		static const uint8_t prefix[] = {0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86,
+						 0xf7, 0x0d, 0x01, 0x01};
+		Bytes alg = span(a.data + 1, alg_len);
+		ASSERT_EQ(alg_len, 15u) << tohex(alg.data(), alg.size());
+		ASSERT_EQ(span(alg.data(), sizeof(prefix)), span(prefix, sizeof(prefix)));
+		EXPECT_EQ(span(alg.data() + 13, 2), Bytes({0x05, 0x00}));
+		switch (alg[12]) {
+		case 0x0b: h = CRYPTO_HASH_SHA256; break;
+		case 0x0c: h = CRYPTO_HASH_SHA384; break;
+		case 0x0d: h = CRYPTO_HASH_SHA512; break;
+		default: FAIL() << "signature algorithm " << tohex(alg.data(), alg.size());
+		}
+		sig = a.data + 1 + alg_len;
+		sig_len = a.len - 1 - alg_len;
+	} else {
+		ASSERT_EQ(a.method, IKE_AUTH_RSA_SIG);
+	}
+	EXPECT_EQ(crypto_verify(k, CRYPTO_SIG_RSA_PKCS1, h, octets.data(), octets.size(), sig,
+				sig_len),
+		  0);
+	// And a tampered message must not verify.
+	Bytes bad = octets;
+	bad[bad.size() / 2] ^= 1;
+	EXPECT_EQ(crypto_verify(k, CRYPTO_SIG_RSA_PKCS1, h, bad.data(), bad.size(), sig, sig_len),
+		  -EBADMSG);
+	crypto_cert_free(x);
+}
+
+// The MS-CHAPv2 packet inside an EAP message of type 26 (RFC 2759 as
+// carried by EAP): OpCode, MS-CHAPv2-ID, MS-Length, then the opcode's data.
+struct Mschap {
+	uint8_t op = 0;
+	Bytes data;
+};
+
+bool mschap_of(const ike_chain &c, Mschap *out)
+{
+	const ike_payload *p = ike_chain_find(&c, IKE_PT_EAP);
+	ike_eap e;
+	if (!p || ike_parse_eap(p, &e) || e.type != 26 || e.len < 9)
+		return false;
+	out->op = e.msg[5];
+	out->data = span(e.msg + 9, e.len - 9);
+	return true;
+}
+
+// Every AUTH payload verifies with what the capture knows: the PSK (PSK
+// captures), the EAP-MSCHAPv2 MSK computed by crypto/mschapv2.c from the
+// password (EAP), the RSA certificates (gateway with EAP, both ends with
+// certificates). The MS-CHAPv2 NT-Response and authenticator response
+// strongSwan sent are recomputed too.
+TEST_P(Captured, AuthPayloadsVerify)
+{
+	enum crypto_prf prf = suite.algs.prf;
+	const Bytes ni = nonce_bytes(*init_req), nr = nonce_bytes(*init_resp);
+	const Bytes sk_pi = key("sk_pi"), sk_pr = key("sk_pr");
+	unsigned verified = 0;
+
+	// IDi / IDr / AUTH / CERT of the messages, from whichever message has them.
+	ike_id idi = {}, idr_resp = {};
+	std::vector<std::unique_ptr<Reassembled>> keep;
+	struct Auth {
+		bool from_i;
+		ike_auth a;
+		const ike_chain *c;
+	};
+	std::vector<Auth> auths;
+	for (size_t i = 2; i < msgs.size(); i++) {
+		if (msgs[i]->frag && msgs[i]->skf.num != 1)
+			continue;
+		keep.emplace_back();
+		const ike_chain *c = payloads_of(i, &keep.back());
+		ASSERT_NE(c, nullptr);
+		bool from_i = msgs[i]->m.hdr.flags & IKE_HDR_FLAG_INITIATOR;
+		if (const ike_payload *p = ike_chain_find(c, IKE_PT_IDI)) {
+			ASSERT_EQ(ike_parse_id(p, &idi), 0);
+		}
+		if (const ike_payload *p = ike_chain_find(c, IKE_PT_IDR); p && !from_i) {
+			ASSERT_EQ(ike_parse_id(p, &idr_resp), 0);
+		}
+		if (const ike_payload *p = ike_chain_find(c, IKE_PT_AUTH)) {
+			Auth a = {from_i, {}, c};
+			ASSERT_EQ(ike_parse_auth(p, &a.a), 0);
+			auths.push_back(a);
+		}
+	}
+	ASSERT_NE(idi.body, nullptr);
+	ASSERT_NE(idr_resp.body, nullptr);
+	const Bytes oct_i = signed_octets(cap.raw[0], nr, prf, sk_pi, idi);
+	const Bytes oct_r = signed_octets(cap.raw[1], ni, prf, sk_pr, idr_resp);
+
+	Bytes msk;
+	if (cap.name == "eap") {
+		// msgs: 06 challenge (gateway), 07 response (client), 08 success.
+		Mschap ch, rsp, ok;
+		ASSERT_TRUE(mschap_of(msgs[5]->inner, &ch));
+		ASSERT_TRUE(mschap_of(msgs[6]->inner, &rsp));
+		ASSERT_TRUE(mschap_of(msgs[7]->inner, &ok));
+		ASSERT_EQ(ch.op, 1);  // Challenge: value size 16, challenge, name
+		ASSERT_EQ(rsp.op, 2); // Response: value size 49, peer challenge, 8 reserved, NT-Response, flags, name
+		ASSERT_EQ(ok.op, 3);  // Success: "S=<40 hex> M=..."
+		ASSERT_GE(ch.data.size(), 17u);
+		ASSERT_EQ(ch.data[0], 16);
+		ASSERT_GE(rsp.data.size(), 50u);
+		ASSERT_EQ(rsp.data[0], 49);
+		const uint8_t *auth_ch = ch.data.data() + 1, *peer_ch = rsp.data.data() + 1,
+			      *nt = rsp.data.data() + 25;
+		std::string user = str(rsp.data.data() + 50, rsp.data.size() - 50);
+		EXPECT_EQ(user, cap.keys["eap_user"]);
+		const std::string pw = cap.keys["eap_password"];
+		uint8_t nt_ours[24];
+		ASSERT_EQ(crypto_mschapv2_nt_response(auth_ch, peer_ch, user.c_str(), pw.c_str(), nt_ours),
+			  0);
+		EXPECT_EQ(span(nt_ours, 24), span(nt, 24));
+		char s_ours[43];
+		ASSERT_EQ(crypto_mschapv2_auth_response(pw.c_str(), nt, peer_ch, auth_ch, user.c_str(),
+							s_ours),
+			  0);
+		EXPECT_EQ(str(ok.data.data(), std::min<size_t>(42, ok.data.size())), std::string(s_ours));
+		msk.resize(64);
+		ASSERT_EQ(crypto_mschapv2_msk(pw.c_str(), nt, msk.data()), 0);
+		verified++;
+	}
+
+	for (const Auth &a : auths) {
+		SCOPED_TRACE(a.from_i ? "initiator's AUTH" : "responder's AUTH");
+		const Bytes &octets = a.from_i ? oct_i : oct_r;
+		if (a.a.method == IKE_AUTH_PSK) {
+			Bytes secret = cap.name == "eap" ? msk : key("psk");
+			ASSERT_FALSE(secret.empty());
+			EXPECT_EQ(span(a.a.data, a.a.len), shared_key_auth(prf, secret, octets));
+			// The other side's octets must not give the same MAC.
+			EXPECT_NE(span(a.a.data, a.a.len),
+				  shared_key_auth(prf, secret, a.from_i ? oct_r : oct_i));
+		} else {
+			const ike_payload *cp = ike_chain_find(a.c, IKE_PT_CERT);
+			ASSERT_NE(cp, nullptr);
+			ike_cert cert;
+			ASSERT_EQ(ike_parse_cert(cp, &cert), 0);
+			expect_signature_verifies(a.a, cert, octets);
+		}
+		verified++;
+	}
+	// psk: 2 MACs; eap: MSCHAPv2 + gateway signature + 2 MSK MACs;
+	// pubkey: 2 signatures.
+	EXPECT_EQ(verified, cap.name == "eap" ? 4u : 2u);
 }
 
 INSTANTIATE_TEST_SUITE_P(StrongSwan, Captured,
