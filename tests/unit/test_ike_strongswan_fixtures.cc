@@ -1516,14 +1516,74 @@ TEST_P(Captured, AuthPayloadsVerify)
 	EXPECT_EQ(verified, cap.name == "eap" ? 4u : 2u);
 }
 
+// ---- seeds for tests/fuzz/fuzz_sk.c ------------------------------------------------
+
+// fuzz_sk opens its input under fixed keys (encryption key material all
+// 0x3c, integrity key all 0x4d; see its setup()). strongSwan's own keys do
+// not fit, so its SK messages become seeds by sealing the very plaintext
+// charon sent (inner payloads, its padding, same IV) under those keys with
+// a suite fuzz_sk tries: AES-GCM-16-256 for psk-gcm, AES-CBC-128 with
+// HMAC-SHA2-256-128 for psk-cbc. A seed is one octet of aad length, the
+// aad, then the SK body. VPN_REGEN_FIXTURES=1 writes them; otherwise the
+// committed seeds must be exactly what this produces.
+class CapturedPsk : public Captured {};
+
+TEST_P(CapturedPsk, FuzzSkSeedsAreStrongSwanPlaintext)
+{
+	ASSERT_TRUE(cap.name == "psk-gcm" || cap.name == "psk-cbc");
+	bool gcm = cap.name == "psk-gcm";
+	enum crypto_encr e = gcm ? CRYPTO_ENCR_AES_GCM_16 : CRYPTO_ENCR_AES_CBC;
+	unsigned bits = gcm ? 256 : 128;
+	enum crypto_integ in = gcm ? CRYPTO_INTEG_NONE : CRYPTO_INTEG_HMAC_SHA2_256_128;
+	Bytes k(crypto_encr_keymat_len(e, bits), 0x3c), ik(crypto_integ_key_len(in), 0x4d);
+	crypto_cipher *c = nullptr;
+	ASSERT_EQ(crypto_cipher_new(e, bits, k.data(), k.size(), in, ik.empty() ? nullptr : ik.data(),
+				    ik.size(), &c),
+		  0);
+	bool regen = getenv("VPN_REGEN_FIXTURES") != nullptr;
+	unsigned n = 0;
+	for (size_t i = 0; i < msgs.size(); i++) {
+		const Opened &o = *msgs[i];
+		if (!o.sealed || o.frag || !o.plain)
+			continue;
+		SCOPED_TRACE(cap.files[i]);
+		ASSERT_LT(o.aad_len, 256u);
+		// Same lengths under the fuzzer's suite: same IV and ICV sizes.
+		ASSERT_EQ(crypto_cipher_iv_len(c), o.iv.size());
+		ASSERT_EQ(crypto_cipher_icv_len(c), crypto_cipher_icv_len(ciphers.of(o.m.hdr)));
+		Bytes sealed = reseal_with_padding(cap.raw[i], o, c);
+		Bytes seed{uint8_t(o.aad_len)};
+		seed.insert(seed.end(), sealed.begin(), sealed.end());
+		std::string path = std::string(VPN_SOURCE_DIR) + "/tests/fuzz/corpus/sk/strongswan-" +
+				   cap.name + "-" + cap.files[i];
+		if (regen) {
+			std::ofstream(path, std::ios::binary)
+				.write(reinterpret_cast<const char *>(seed.data()), std::streamsize(seed.size()));
+		}
+		EXPECT_EQ(read_file(path), seed) << path;
+		// And it opens under the fuzzer's keys to strongSwan's plaintext.
+		uint8_t *inner;
+		size_t inner_len, pad;
+		ASSERT_EQ(ike_sk_open(c, sealed.data(), o.aad_len, sealed.data() + o.aad_len,
+				      sealed.size() - o.aad_len, &inner, &inner_len, &pad),
+			  0);
+		EXPECT_EQ(span(inner, inner_len), span(o.plain, o.plain_len));
+		n++;
+	}
+	EXPECT_EQ(n, 4u);
+	crypto_cipher_free(c);
+}
+
+std::string param_name(const ::testing::TestParamInfo<const char *> &i)
+{
+	std::string s = i.param;
+	std::replace(s.begin(), s.end(), '-', '_');
+	return s;
+}
+
 INSTANTIATE_TEST_SUITE_P(StrongSwan, Captured,
-			 ::testing::Values("psk-gcm", "psk-cbc", "eap", "pubkey"),
-			 [](const ::testing::TestParamInfo<const char *> &i) {
-				 std::string s = i.param;
-				 for (char &ch : s)
-					 if (ch == '-')
-						 ch = '_';
-				 return s;
-			 });
+			 ::testing::Values("psk-gcm", "psk-cbc", "eap", "pubkey"), param_name);
+INSTANTIATE_TEST_SUITE_P(StrongSwan, CapturedPsk, ::testing::Values("psk-gcm", "psk-cbc"),
+			 param_name);
 
 } // namespace
