@@ -216,8 +216,8 @@ std::unique_ptr<Opened> open_msg(const Bytes &raw, const Ciphers *ciphers)
 	size_t iv_len = crypto_cipher_iv_len(c), aad_len;
 	uint8_t *body;
 	size_t body_len;
+	ike_sk sk = {};
 	if (last.type == IKE_PT_SK) {
-		ike_sk sk;
 		EXPECT_EQ(ike_parse_sk(&last, &sk), 0);
 		aad_len = sk.aad_len;
 		body = o->buf.data() + last.off;
@@ -242,8 +242,6 @@ std::unique_ptr<Opened> open_msg(const Bytes &raw, const Ciphers *ciphers)
 	o->plain_len = inner_len;
 	o->padding = span(inner + inner_len, o->pad_len);
 	if (!o->frag) {
-		ike_sk sk;
-		ike_parse_sk(&last, &sk);
 		err = ike_decode_inner(inner, inner_len, sk.first, &o->inner);
 		EXPECT_EQ(err, 0) << ike_strerror(err);
 	}
@@ -600,8 +598,6 @@ TEST_P(Captured, HeadersAndEveryPayloadParse)
 	uint32_t expect = 0;
 	for (size_t i = 0; i < msgs.size(); i++) {
 		const Opened &o = *msgs[i];
-		if (o.frag && o.skf.num > 1)
-			expect -= 0; // same message
 		EXPECT_EQ(o.m.hdr.msgid, expect) << cap.files[i];
 		bool last_of_msg = !o.frag || o.skf.num == o.skf.total;
 		if (last_of_msg && (o.m.hdr.flags & IKE_HDR_FLAG_RESPONSE))
