@@ -10,7 +10,16 @@ function(vpn_module name)
   endif()
   add_library(${name} STATIC ${srcs})
   target_include_directories(${name} PUBLIC ${PROJECT_SOURCE_DIR})
-  target_link_libraries(${name} PUBLIC ${M_DEPS})
+  foreach(dep IN LISTS M_DEPS)
+    if(dep MATCHES "^vpn_")
+      # A module folder without sources yet (on a branch where another
+      # developer's module has only its header) makes no library: link it
+      # once it exists instead of failing with -l<name>.
+      target_link_libraries(${name} PUBLIC $<TARGET_NAME_IF_EXISTS:${dep}>)
+    else()
+      target_link_libraries(${name} PUBLIC ${dep})
+    endif()
+  endforeach()
   if(M_DEFS)
     target_compile_definitions(${name} PRIVATE ${M_DEFS})
   endif()

@@ -92,12 +92,15 @@ size_t crypto_dh_shared_len(int group); /* g^ir length, 0 if unknown */
 int crypto_dh_new(int group, struct crypto_dh **out);
 int crypto_dh_group(const struct crypto_dh *dh);
 /* Our public value in KE payload encoding: MODP big-endian zero-padded to
- * the prime's length, ECP x || y (RFC 5903), Curve25519 the u-coordinate. */
+ * the prime's length, ECP x || y (RFC 5903), Curve25519 the u-coordinate.
+ * Writes crypto_dh_public_len bytes; -EINVAL if out_len is smaller. */
 int crypto_dh_public(const struct crypto_dh *dh, uint8_t *out, size_t out_len);
 /* Validate the peer's public value and compute g^ir into out
- * (crypto_dh_shared_len bytes). A value that fails validation (wrong length,
- * MODP 0/1/p-1 or >= p, ECP point not on the curve, an all-zero X25519
- * result) gives -EINVAL. */
+ * (crypto_dh_shared_len bytes: MODP zero-padded to the prime's length, ECP
+ * the x coordinate). A value that fails validation (wrong length, MODP
+ * 0/1/p-1 or >= p, ECP coordinates >= p or a point not on the curve, an
+ * all-zero X25519 result) gives -EINVAL and a log line; out is then wiped.
+ * Tests inject fixed private values through client/crypto/crypto_test.h. */
 int crypto_dh_shared(const struct crypto_dh *dh, const uint8_t *peer,
 		     size_t peer_len, uint8_t *out, size_t out_len);
 void crypto_dh_free(struct crypto_dh *dh);
@@ -118,13 +121,16 @@ enum crypto_integ {
 
 /* Key material lengths as the key schedule must produce them: for the AEADs
  * the key plus the 4-byte salt (RFC 4106 / RFC 5282 / RFC 7634). 0 when the
- * combination is invalid (e.g. GCM with a 192-bit key we do not offer). */
+ * combination is invalid. Offered: AES-CBC 128/192/256, AES-GCM-16 128/256,
+ * ChaCha20-Poly1305 with key_bits 256 (it has no key-length attribute). */
 size_t crypto_encr_keymat_len(enum crypto_encr e, unsigned key_bits);
 size_t crypto_integ_key_len(enum crypto_integ i);
 int crypto_encr_is_aead(enum crypto_encr e);
 
 /* A keyed cipher suite for one direction of one SA. Created at SA setup;
- * seal/open are const, allocation-free and safe to call from several threads. */
+ * seal/open are const, allocation-free and safe to call from several threads.
+ * An AEAD takes CRYPTO_INTEG_NONE and no integrity key; AES-CBC requires an
+ * integrity algorithm and its key (crypto_integ_key_len bytes). */
 struct crypto_cipher;
 
 int crypto_cipher_new(enum crypto_encr e, unsigned key_bits,
@@ -142,14 +148,17 @@ size_t crypto_cipher_block_len(const struct crypto_cipher *c); /* 16 CBC, 1 AEAD
  *              ciphertext || tail)).
  * `tail` is only for ESP with extended sequence numbers and CBC+HMAC (the
  * high 32 bits appended to the MAC input, RFC 4303 2.2.1); pass NULL, 0
- * otherwise. The caller chooses the IV: a counter is fine for the AEADs,
- * CBC needs an unpredictable one (crypto_random). */
+ * otherwise (an AEAD refuses a tail: its ESN goes into the AAD). The caller
+ * chooses the IV (iv_len bytes): a counter is fine for the AEADs, CBC needs
+ * an unpredictable one (crypto_random). -EINVAL for a CBC length that is not
+ * a multiple of 16. */
 int crypto_cipher_seal(const struct crypto_cipher *c, const uint8_t *aad,
 		       size_t aad_len, const uint8_t *iv, uint8_t *data,
 		       size_t len, uint8_t *icv, const uint8_t *tail,
 		       size_t tail_len);
 /* Verify the ICV, then decrypt in place. -EBADMSG when it does not verify;
- * the data is then left undecrypted. */
+ * the data must then be dropped: CBC leaves it undecrypted, the AEADs
+ * (BoringSSL) overwrite it with zeros. */
 int crypto_cipher_open(const struct crypto_cipher *c, const uint8_t *aad,
 		       size_t aad_len, const uint8_t *iv, uint8_t *data,
 		       size_t len, const uint8_t *icv, const uint8_t *tail,
@@ -197,11 +206,15 @@ int crypto_cert_subject_der(const struct crypto_cert *c, uint8_t *out, size_t ca
 /* One-line subject for logs, e.g. "C=CH, O=lab, CN=gw.lab". */
 int crypto_cert_subject_str(const struct crypto_cert *c, char *out, size_t cap);
 /* Does the cert vouch for this identity?
- *   CRYPTO_ID_FQDN:  a subjectAltName dNSName equal (case-insensitive), or the
- *                    subject CN when the cert has no dNSName at all.
- *   CRYPTO_ID_EMAIL: an rfc822Name SAN.
+ *   CRYPTO_ID_FQDN:  a subjectAltName dNSName equal (ASCII case-insensitive,
+ *                    no wildcards), or a subject CN when the cert has no
+ *                    dNSName at all.
+ *   CRYPTO_ID_EMAIL: an rfc822Name SAN (local part exact, domain
+ *                    case-insensitive).
  *   CRYPTO_ID_IPV4 / IPV6: an iPAddress SAN with these 4 / 16 bytes.
- *   CRYPTO_ID_DN:    the subject Name, compared as DER.
+ *   CRYPTO_ID_DN:    `id` is a DER Name; equal to the subject in canonical
+ *                    form (X509_NAME_cmp), so string types and case do not
+ *                    matter. A DER that does not parse is an error.
  * Returns 1 on a match, 0 if not, negative on error. */
 enum crypto_id_type {
 	CRYPTO_ID_FQDN,
@@ -254,9 +267,16 @@ int crypto_mschapv2_auth_response(const char *password,
 				  const uint8_t peer_challenge[16],
 				  const uint8_t auth_challenge[16],
 				  const char *username, char out[43]);
-/* The EAP MSK of EAP-MSCHAPv2: MasterReceiveKey || MasterSendKey (RFC 3079
- * 3.3/3.4 from the peer's side), followed by 32 zero bytes, as strongSwan and
- * Windows use it for the IKEv2 AUTH payload. */
+/* The 64-byte EAP MSK of EAP-MSCHAPv2, used as the IKEv2 AUTH shared key
+ * (RFC 7296 2.16). From the MasterKey of RFC 3079 3.4 (128-bit keys):
+ *   msk[0..15]  = GetAsymmetricStartKey with Magic2: the peer's (our) send
+ *                 key, which is the authenticator's MasterReceiveKey;
+ *   msk[16..31] = GetAsymmetricStartKey with Magic3: the peer's receive key,
+ *                 the authenticator's MasterSendKey;
+ *   msk[32..63] = zero.
+ * That is [MS-CHAP] 3.1.5.1's "MasterReceiveKey + MasterSendKey + 32 zero
+ * bytes" named from the authenticator's side, and exactly what strongSwan's
+ * eap_mschapv2 plugin (GenerateMSK) and Windows compute. */
 int crypto_mschapv2_msk(const char *password, const uint8_t nt_response[24],
 			uint8_t msk[64]);
 
