@@ -187,7 +187,7 @@ const struct ike_payload *ike_chain_find_notify(const struct ike_chain *c,
 #define IKE_MAX_TS 16
 #define IKE_MAX_CP_ATTRS 32
 
-struct ike_sa {
+struct ike_sa_payload {
 	unsigned n;
 	struct ike_proposal p[IKE_MAX_PROPOSALS];
 };
@@ -295,7 +295,7 @@ struct ike_eap {
 	size_t len;
 };
 
-int ike_parse_sa(const struct ike_payload *p, struct ike_sa *out);
+int ike_parse_sa(const struct ike_payload *p, struct ike_sa_payload *out);
 int ike_parse_ke(const struct ike_payload *p, struct ike_ke *out);
 int ike_parse_id(const struct ike_payload *p, struct ike_id *out);
 int ike_parse_cert(const struct ike_payload *p, struct ike_cert *out);

@@ -98,7 +98,7 @@ static int spi_size_ok(uint8_t proto, uint8_t size)
 }
 
 static int parse_proposal(const struct ike_payload *p, struct cur *c,
-			  struct ike_sa *out, uint8_t *more_out)
+			  struct ike_sa_payload *out, uint8_t *more_out)
 {
 	size_t at = c->off;
 	uint8_t more, reserved, num, proto, spi_size, ntrans, xmore = IKE_XFORM_MORE;
@@ -162,7 +162,7 @@ static int parse_proposal(const struct ike_payload *p, struct cur *c,
 	return 0;
 }
 
-int ike_parse_sa(const struct ike_payload *p, struct ike_sa *out)
+int ike_parse_sa(const struct ike_payload *p, struct ike_sa_payload *out)
 {
 	struct cur c;
 	uint8_t more = IKE_PROP_MORE;
@@ -658,7 +658,7 @@ int ike_parse_eap(const struct ike_payload *p, struct ike_eap *out)
 int ike_parse_any(const struct ike_payload *p)
 {
 	union {
-		struct ike_sa sa;
+		struct ike_sa_payload sa;
 		struct ike_ke ke;
 		struct ike_id id;
 		struct ike_cert cert;
