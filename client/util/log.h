@@ -32,7 +32,8 @@ void vlog_set_sink(vlog_sink_fn fn, void *arg);
 
 void vlog(int level, const char *module, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-void vlogv(int level, const char *module, const char *fmt, va_list ap);
+void vlogv(int level, const char *module, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
 
 #define vlog_err(mod, ...) vlog(VLOG_ERR, mod, __VA_ARGS__)
 #define vlog_warn(mod, ...) vlog(VLOG_WARNING, mod, __VA_ARGS__)
