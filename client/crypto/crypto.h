@@ -22,7 +22,9 @@ extern "C" {
 
 /* ---- basics ------------------------------------------------------------ */
 
-/* Call once at start (idempotent): CPU feature detection, self checks. */
+/* Call once at start (idempotent, thread-safe): has BoringSSL probe the CPU
+ * features now rather than on the first packet. Everything else here also
+ * works without it. */
 int crypto_init(void);
 /* Overwrite memory in a way the compiler cannot drop. */
 void crypto_wipe(void *p, size_t len);

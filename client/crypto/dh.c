@@ -154,6 +154,7 @@ static int dh_setup(struct crypto_dh *dh, const uint8_t *priv, size_t priv_len)
 		y = BN_new();
 		bctx = BN_CTX_new();
 		ok = x && y && bctx && !BN_is_zero(x) &&
+		     BN_cmp(x, DH_get0_p(dh->modp)) < 0 &&
 		     BN_mod_exp_mont_consttime(y, DH_get0_g(dh->modp), x,
 					       DH_get0_p(dh->modp), bctx, NULL) &&
 		     DH_set0_key(dh->modp, y, x);
@@ -180,7 +181,10 @@ static int dh_setup(struct crypto_dh *dh, const uint8_t *priv, size_t priv_len)
 		grp = EC_KEY_get0_group(dh->ec);
 		d = BN_bin2bn(priv, priv_len, NULL);
 		pub = EC_POINT_new(grp);
-		ok = d && pub && EC_KEY_set_private_key(dh->ec, d) &&
+		/* A scalar outside [1, n) gives no usable key pair. */
+		ok = d && pub && !BN_is_zero(d) &&
+		     BN_cmp(d, EC_GROUP_get0_order(grp)) < 0 &&
+		     EC_KEY_set_private_key(dh->ec, d) &&
 		     EC_POINT_mul(grp, pub, d, NULL, NULL, NULL) &&
 		     EC_KEY_set_public_key(dh->ec, pub);
 		BN_clear_free(d);

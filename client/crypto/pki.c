@@ -472,6 +472,27 @@ int crypto_cert_matches_id(const struct crypto_cert *c, enum crypto_id_type t,
 	return -EINVAL;
 }
 
+/* Attribute names are matched case-insensitively (as strongSwan does) and
+ * written the way OBJ_txt2nid knows them; anything else (an OID in dotted
+ * form, a long name) is passed on unchanged. */
+static void dn_canonical_key(char *key)
+{
+	static const char *const names[][2] = {
+		{"C", "C"}, {"ST", "ST"}, {"L", "L"}, {"O", "O"}, {"OU", "OU"},
+		{"CN", "CN"}, {"DC", "DC"}, {"UID", "UID"}, {"SN", "SN"},
+		{"GN", "GN"}, {"title", "title"}, {"serialNumber", "serialNumber"},
+		{"E", "emailAddress"}, {"email", "emailAddress"},
+		{"emailAddress", "emailAddress"},
+	};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (!strcasecmp(key, names[i][0])) {
+			strcpy(key, names[i][1]);
+			return;
+		}
+	}
+}
+
 /* One "key=value" element of a textual DN; backslash escapes the next char. */
 static int dn_add_rdn(X509_NAME *name, const char *s, size_t len)
 {
@@ -504,8 +525,7 @@ static int dn_add_rdn(X509_NAME *name, const char *s, size_t len)
 	value[v] = '\0';
 	if (!k || !v)
 		return -EINVAL;
-	if (!strcasecmp(key, "E") || !strcasecmp(key, "email"))
-		strcpy(key, "emailAddress");
+	dn_canonical_key(key);
 	if (!X509_NAME_add_entry_by_txt(name, key, MBSTRING_UTF8,
 					(const uint8_t *)value, (int)v, -1, 0)) {
 		crypto_clear_errors();

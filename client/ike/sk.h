@@ -33,8 +33,11 @@ size_t ike_sk_overhead(const struct crypto_cipher *c, size_t inner_len);
  * pad length, encrypts, appends the ICV and sets *out_len to the message's
  * total length. iv == NULL picks a fresh IV; pad_len < 0 picks the minimal
  * padding. Tests that re-encode captured messages pass the captured IV and
- * pad length to reproduce them byte for byte. -ENOSPC if cap is too small,
- * -EINVAL if pad_len does not fit the cipher's block. */
+ * pad length to reproduce them byte for byte. A fresh IV comes from the
+ * CSPRNG (unpredictable, as CBC needs; 64 random bits make an AEAD nonce
+ * repeat out of reach for the messages one IKE SA carries). Padding bytes
+ * are zero. -ENOSPC if cap is too small, -EINVAL if pad_len is over 255 or
+ * does not complete the cipher's block. */
 int ike_sk_seal(const struct crypto_cipher *c, uint8_t *buf, size_t cap,
 		size_t aad_len, size_t inner_len, const uint8_t *iv, int pad_len,
 		size_t *out_len);
@@ -43,8 +46,11 @@ int ike_sk_seal(const struct crypto_cipher *c, uint8_t *buf, size_t cap,
  * SK/SKF payload data (IV || ciphertext || ICV). On success *inner points into
  * body at the decrypted inner payloads, padding and pad length removed, and
  * *pad_len (if not NULL) tells how much padding there was.
- * -EBADMSG: the ICV does not verify or the pad length is impossible;
- * -EINVAL: body shorter than IV + ICV + 1 or not a whole number of blocks. */
+ * -EBADMSG: the ICV does not verify or the pad length is impossible (the
+ * body is then garbage: the AEADs zero it, a bad pad length wipes it);
+ * -EINVAL: body shorter than IV + ICV + 1 or not a whole number of blocks.
+ * Every refusal is logged. Padding contents are not checked (RFC 7296 3.14
+ * lets the sender choose them). */
 int ike_sk_open(const struct crypto_cipher *c, const uint8_t *aad,
 		size_t aad_len, uint8_t *body, size_t body_len, uint8_t **inner,
 		size_t *inner_len, size_t *pad_len);
