@@ -17,7 +17,7 @@
 static int id_body(const struct ike_identity *id, uint8_t *out, size_t cap,
 		   size_t *len)
 {
-	if (cap < IKE_ID_HDR_LEN + id->len)
+	if (cap < (size_t)IKE_ID_HDR_LEN + id->len)
 		return -ENOSPC;
 	out[0] = id->type;
 	out[1] = out[2] = out[3] = 0;
@@ -224,6 +224,12 @@ static int check_peer_identity(struct ike_sa *sa, const struct ike_chain *c,
 
 	id_to_str(idr, got, sizeof(got));
 	snprintf(sa->info.remote_id, sizeof(sa->info.remote_id), "%s", got);
+	if (idr->body_len > sizeof(sa->peer_id_body)) {
+		ike_fail(sa, IKE_FAIL_PROTOCOL, "the gateway's identity is too long");
+		return -EBADMSG;
+	}
+	memcpy(sa->peer_id_body, idr->body, idr->body_len);
+	sa->peer_id_body_len = idr->body_len;
 	if (sa->cfg.remote_id.type && !id_equal(&sa->cfg.remote_id, idr)) {
 		ike_identity_str(&sa->cfg.remote_id, want, sizeof(want));
 		ike_fail(sa, IKE_FAIL_ID_MISMATCH,
@@ -490,28 +496,16 @@ void ike_auth_recv(struct ike_sa *sa, const struct ike_header *h,
 		if (authenticate_peer(sa, c))
 			return;
 	} else if (eap && sa->eap.state == IKE_EAP_DONE) {
-		/* The final response: AUTH keyed with the MSK. */
-		const struct ike_payload *p;
-		struct ike_id idr;
-		struct ike_identity tmp;
+		/* The final response: AUTH keyed with the MSK, over the IDr of
+		 * the first response (it is not repeated). */
+		struct ike_id idr = {
+			.type = sa->peer_id_body[0],
+			.data = sa->peer_id_body + IKE_ID_HDR_LEN,
+			.len = sa->peer_id_body_len - IKE_ID_HDR_LEN,
+			.body = sa->peer_id_body,
+			.body_len = sa->peer_id_body_len,
+		};
 
-		/* IDr is not repeated; rebuild its body from what we saw. */
-		(void)p;
-		if (ike_identity_parse(sa->info.remote_id, &tmp)) {
-			ike_fail(sa, IKE_FAIL_LOCAL, "cannot rebuild the gateway identity");
-			return;
-		}
-		uint8_t body[IKE_ID_HDR_LEN + IKE_ID_MAX];
-		size_t body_len;
-		if (id_body(&tmp, body, sizeof(body), &body_len)) {
-			ike_fail(sa, IKE_FAIL_LOCAL, "cannot rebuild the gateway identity");
-			return;
-		}
-		idr.type = tmp.type;
-		idr.data = body + IKE_ID_HDR_LEN;
-		idr.len = tmp.len;
-		idr.body = body;
-		idr.body_len = body_len;
 		if (verify_peer_auth(sa, c, &idr, NULL, true))
 			return;
 	}

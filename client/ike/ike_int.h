@@ -33,6 +33,7 @@ enum ike_task {
 	IKE_TASK_DELETE_IKE,
 	IKE_TASK_REKEY_IKE,
 	IKE_TASK_REKEY_CHILD,
+	IKE_TASK_DELETE_CHILD,
 	IKE_TASK_DPD,
 };
 
@@ -72,7 +73,7 @@ enum ike_eap_state {
 	IKE_EAP_DONE,           /* EAP-Success received: MSK ready */
 };
 
-struct ike_eap {
+struct ike_eap_ctx {
 	enum ike_eap_state state;
 	unsigned rounds;
 	uint8_t auth_challenge[16];
@@ -130,6 +131,8 @@ struct ike_sa {
 	size_t n_peer_hash_algs;
 	bool nat_local, nat_remote;
 	bool auth_peer_done; /* the gateway's AUTH verified */
+	uint8_t peer_id_body[IKE_ID_HDR_LEN + IKE_ID_MAX]; /* IDr as received */
+	size_t peer_id_body_len;
 
 	/* requests we send */
 	uint32_t next_msgid;
@@ -148,10 +151,16 @@ struct ike_sa {
 	uint8_t *scratch;        /* assembly of a received fragmented message */
 	struct ike_frag_reasm *frag;
 
-	struct ike_eap eap;
+	struct ike_eap_ctx eap;
 	struct ike_child child[IKE_MAX_CHILDREN];
 	uint32_t auth_spi_in;    /* our SPI for the Child SA of IKE_AUTH */
 	struct ike_rekey rekey;
+	uint32_t del_child_spi_in;   /* IKE_TASK_DELETE_CHILD: ours to delete */
+	/* What the response being built carries (the build callbacks read it). */
+	uint32_t resp_del_spis[IKE_MAX_CHILDREN];
+	unsigned resp_n_del;
+	uint16_t resp_error;         /* an error Notify to answer with, 0 none */
+	struct ike_chain *resp_req;  /* the request being answered */
 
 	struct ike_sa_info info;
 	uint64_t last_rx_ms;
@@ -225,6 +234,11 @@ int ike_child_install(struct ike_sa *sa, const struct ike_chain *c,
 		      uint32_t spi_in, const uint8_t *ni, size_t ni_len,
 		      const uint8_t *nr, size_t nr_len, const uint8_t *gir,
 		      size_t gir_len, bool we_initiated, uint32_t replaces);
+int ike_child_install_parts(struct ike_sa *sa, const struct ike_proposal *chosen,
+			    const struct ike_ts_list *tsi, const struct ike_ts_list *tsr,
+			    uint32_t spi_in, const uint8_t *ni, size_t ni_len,
+			    const uint8_t *nr, size_t nr_len, const uint8_t *gir,
+			    size_t gir_len, bool we_initiated, uint32_t replaces);
 struct ike_child *ike_child_by_spi_in(struct ike_sa *sa, uint32_t spi_in);
 struct ike_child *ike_child_by_spi_out(struct ike_sa *sa, uint32_t spi_out);
 void ike_child_remove(struct ike_sa *sa, struct ike_child *ch, bool report);
@@ -240,6 +254,7 @@ void ike_info_recv_response(struct ike_sa *sa, const struct ike_header *h,
 			    const struct ike_chain *c);
 int ike_dpd_send(struct ike_sa *sa);
 int ike_delete_ike_send(struct ike_sa *sa);
+int ike_delete_child_send(struct ike_sa *sa);
 
 /* ---- create_child.c: rekeying ---- */
 int ike_rekey_child_send(struct ike_sa *sa);
@@ -253,5 +268,6 @@ const struct ike_notify *ike_first_error(const struct ike_chain *c,
 					 struct ike_notify *scratch);
 bool ike_has_notify(const struct ike_chain *c, uint16_t type);
 void ike_arm_established_timers(struct ike_sa *sa);
+void ike_arm_rekey_child(struct ike_sa *sa, uint32_t seconds);
 
 #endif

@@ -337,8 +337,8 @@ void ike_schedule(struct ike_sa *sa, enum ike_task task)
 static void run_pending(struct ike_sa *sa)
 {
 	static const enum ike_task order[] = {
-		IKE_TASK_DELETE_IKE, IKE_TASK_REKEY_IKE, IKE_TASK_REKEY_CHILD,
-		IKE_TASK_DPD,
+		IKE_TASK_DELETE_IKE, IKE_TASK_DELETE_CHILD, IKE_TASK_REKEY_IKE,
+		IKE_TASK_REKEY_CHILD, IKE_TASK_DPD,
 	};
 	size_t i;
 
@@ -356,6 +356,7 @@ static void run_pending(struct ike_sa *sa)
 		switch (t) {
 		case IKE_TASK_DELETE_IKE: err = ike_delete_ike_send(sa); break;
 		case IKE_TASK_REKEY_CHILD: err = ike_rekey_child_send(sa); break;
+		case IKE_TASK_DELETE_CHILD: err = ike_delete_child_send(sa); break;
 		case IKE_TASK_DPD: err = ike_dpd_send(sa); break;
 		case IKE_TASK_REKEY_IKE:
 			/* IKE SA rekeying is not offered yet: we re-arm and let
@@ -626,6 +627,11 @@ static void on_rekey_ike(uv_timer_t *t)
 		return;
 	ike_schedule(sa, IKE_TASK_REKEY_IKE);
 	run_pending(sa);
+}
+
+void ike_arm_rekey_child(struct ike_sa *sa, uint32_t seconds)
+{
+	uv_timer_start(&sa->t_rekey_child, on_rekey_child, seconds * 1000ull, 0);
 }
 
 void ike_arm_established_timers(struct ike_sa *sa)
