@@ -434,7 +434,7 @@ struct ike_msg_rule {
 	uint32_t together; /* all of these or none (SA, TSi, TSr) */
 };
 
-const struct ike_msg_rule *ike_msg_rule(enum ike_msg_kind kind);
+const struct ike_msg_rule *ike_msg_rule_of(enum ike_msg_kind kind);
 /* Check a message against its rule. `payloads` is the chain holding the
  * message's payloads: the outer chain for IKE_SA_INIT, the decrypted inner
  * chain otherwise (outer then must be only the SK/SKF payload; pass NULL to

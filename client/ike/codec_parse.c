@@ -68,7 +68,7 @@ static int parse_xform(const struct ike_payload *p, struct cur *c, size_t base,
 	if (cur_sub(c, tlen - 4u, &t))
 		return REFUSE(p, IKE_ERR_XFORM_LENGTH, at,
 			      "length %u, %zu octets left in proposal", tlen,
-			      cur_left(c));
+			      cur_left(c) + 4);
 	if (more != IKE_XFORM_LAST && more != IKE_XFORM_MORE)
 		return REFUSE(p, IKE_ERR_XFORM_LAST_FLAG, at, "value %u", more);
 	cur_u8(&t, &type);
@@ -115,7 +115,7 @@ static int parse_proposal(const struct ike_payload *p, struct cur *c,
 	if (cur_sub(c, plen - 4u, &pc))
 		return REFUSE(p, IKE_ERR_PROP_LENGTH, at,
 			      "length %u, %zu octets left in SA", plen,
-			      cur_left(c));
+			      cur_left(c) + 4);
 	if (more != IKE_PROP_LAST && more != IKE_PROP_MORE)
 		return REFUSE(p, IKE_ERR_PROP_LAST_FLAG, at, "value %u", more);
 	if (out->n >= IKE_MAX_PROPOSALS)

@@ -78,7 +78,7 @@ static const struct ike_msg_rule rules[IKE_MSG_KIND_COUNT] = {
 		0, B(NOTIFY) | B(DELETE) | B(CP), 0},
 };
 
-const struct ike_msg_rule *ike_msg_rule(enum ike_msg_kind kind)
+const struct ike_msg_rule *ike_msg_rule_of(enum ike_msg_kind kind)
 {
 	if ((unsigned)kind >= IKE_MSG_KIND_COUNT)
 		return NULL;
@@ -136,7 +136,7 @@ static uint8_t first_type(uint32_t mask)
 int ike_check_payloads(enum ike_msg_kind kind, const struct ike_chain *outer,
 		       const struct ike_chain *payloads)
 {
-	const struct ike_msg_rule *r = ike_msg_rule(kind);
+	const struct ike_msg_rule *r = ike_msg_rule_of(kind);
 	uint32_t present = 0, waive = 0, missing, part;
 
 	if (!r || !payloads)

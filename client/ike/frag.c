@@ -29,8 +29,9 @@ static size_t padded(size_t chunk, size_t block)
 	return (chunk + 1 + block - 1) / block * block;
 }
 
-int ike_frag_plan(size_t inner_len, size_t max_msg, size_t iv_len,
-		  size_t icv_len, size_t block_len, struct ike_frag_plan *plan)
+int ike_frag_compute_plan(size_t inner_len, size_t max_msg, size_t iv_len,
+			  size_t icv_len, size_t block_len,
+			  struct ike_frag_plan *plan)
 {
 	size_t block = block_len ? block_len : 1;
 	size_t fixed = frag_fixed(iv_len) + icv_len, avail, chunk, count;

@@ -43,8 +43,9 @@ size_t ike_frag_max_msg(size_t mtu, bool ipv6, bool natt);
 /* Plan fragments of `inner_len` octets so that each sealed fragment message
  * is at most max_msg octets. IKE_ERR_FRAG_MTU if not even one octet fits,
  * IKE_ERR_FRAG_TOO_MANY above 65535 fragments, -EINVAL for inner_len 0. */
-int ike_frag_plan(size_t inner_len, size_t max_msg, size_t iv_len,
-		  size_t icv_len, size_t block_len, struct ike_frag_plan *plan);
+int ike_frag_compute_plan(size_t inner_len, size_t max_msg, size_t iv_len,
+			  size_t icv_len, size_t block_len,
+			  struct ike_frag_plan *plan);
 
 /* Write fragment `num` (1-based) as an unsealed message into buf: the IKE
  * header of `h` (next payload SKF, final length), the SKF header (Next

@@ -11,9 +11,9 @@
 int ike_frag_plan_for(const struct crypto_cipher *c, size_t inner_len,
 		      size_t max_msg, struct ike_frag_plan *plan)
 {
-	return ike_frag_plan(inner_len, max_msg, crypto_cipher_iv_len(c),
-			     crypto_cipher_icv_len(c), crypto_cipher_block_len(c),
-			     plan);
+	return ike_frag_compute_plan(inner_len, max_msg, crypto_cipher_iv_len(c),
+				     crypto_cipher_icv_len(c),
+				     crypto_cipher_block_len(c), plan);
 }
 
 int ike_frag_seal(const struct crypto_cipher *c, const struct ike_header *h,

@@ -51,9 +51,10 @@ extern "C" {
 #define IKE_HDR_FLAG_VERSION 0x10   /* V: sender can speak a higher major */
 #define IKE_HDR_FLAG_RESPONSE 0x20  /* R: this message is a response */
 
-/* The largest message we must be able to receive (RFC 7296 2: MUST accept
- * up to 1280 octets, SHOULD up to 3000); the length field allows 2^32-1. */
+/* Message sizes every implementation MUST / SHOULD accept (RFC 7296 2);
+ * larger ones are what fragmentation (RFC 7383) is for. */
 #define IKE_MSG_MIN_ACCEPT 1280
+#define IKE_MSG_SHOULD_ACCEPT 3000
 
 enum ike_exchange_type {
 	IKE_EXCH_IKE_SA_INIT = 34,

@@ -110,7 +110,7 @@ static inline int cur_be32(struct cur *c, uint32_t *v)
 
 static inline int cur_be64(struct cur *c, uint64_t *v)
 {
-	uint32_t hi, lo;
+	uint32_t hi = 0, lo = 0;
 
 	if (cur_left(c) < 8)
 		return -ENODATA;
