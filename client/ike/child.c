@@ -52,7 +52,7 @@ int ike_map_algs(const struct ike_proposal *p, struct ike_key_algs *algs, bool *
 		default: return -ENOTSUP;
 		}
 	}
-	return ike_keys_algs_valid(algs) ? -EINVAL : 0;
+	return ike_keys_algs_valid(algs) ? 0 : -EINVAL; /* 1 when valid */
 }
 
 int ike_child_new_spi(struct ike_sa *sa, uint32_t *spi)

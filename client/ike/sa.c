@@ -322,8 +322,7 @@ int ike_send_response(struct ike_sa *sa, uint8_t exchange, uint32_t msgid,
 void ike_request_done(struct ike_sa *sa)
 {
 	uv_timer_stop(&sa->t_retransmit);
-	if (sa->req.exchange != IKE_EXCH_IKE_SA_INIT)
-		sa->next_msgid = sa->req.msgid + 1;
+	sa->next_msgid = sa->req.msgid + 1;
 	sa->task = IKE_TASK_NONE;
 	sa->path_errors = 0;
 }

@@ -33,6 +33,7 @@ struct sess {
 	enum ike_fail fail;
 	char last_error[512];
 	bool freeing;
+	char pending_fail[512]; /* set when we close the IKE SA because of a local failure */
 	unsigned handles_open;
 
 	/* resolving */
@@ -49,8 +50,7 @@ struct sess {
 	struct plat *plat;
 	struct tun_dev tun;
 	bool tun_up;
-	uv_poll_t tun_poll;
-	bool tun_poll_init, tun_polling;
+	uv_poll_t *tun_poll; /* heap: it may outlive a closed TUN while libuv closes it */
 
 	/* data path */
 	struct pkt_pool *pool;

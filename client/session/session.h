@@ -49,7 +49,7 @@ enum sess_step {
 };
 
 struct sess_cfg {
-	char name[64];
+	char name[80];
 	char gateway[256];     /* host name or address */
 	uint16_t ike_port;     /* 0: 500 */
 	uint16_t natt_port;    /* 0: 4500 */
