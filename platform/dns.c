@@ -102,6 +102,19 @@ static int write_all_fd(int fd, const char *s, size_t len)
 	return 0;
 }
 
+static int overwrite_in_place(const char *path, const char *data, size_t len)
+{
+	int fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOFOLLOW), err;
+
+	if (fd < 0)
+		return -errno;
+	err = write_all_fd(fd, data, len);
+	if (!err && fsync(fd) < 0)
+		err = -errno;
+	close(fd);
+	return err;
+}
+
 /* Replace path by a file with these contents: a temporary file next to it,
  * fsync'ed, renamed over it. */
 static int replace_file(const char *path, const char *data, size_t len, mode_t mode)
@@ -120,8 +133,16 @@ static int replace_file(const char *path, const char *data, size_t len, mode_t m
 	if (!err && fsync(fd) < 0)
 		err = -errno;
 	close(fd);
-	if (!err && rename(tmp, path) < 0)
+	if (!err && rename(tmp, path) < 0) {
 		err = -errno;
+		/* A bind-mounted file (ip netns exec's /etc/netns/NAME/resolv.conf,
+		 * a container's resolv.conf) cannot be renamed over: write it in
+		 * place instead, which is what its readers see. */
+		if (err == -EBUSY)
+			err = overwrite_in_place(path, data, len);
+		unlink(tmp);
+		return err;
+	}
 	if (err)
 		unlink(tmp);
 	return err ? err : fsync_parent(path);
