@@ -141,9 +141,18 @@ struct plat_route_info {
 	struct plat_ip src;   /* source address the kernel would pick */
 	struct plat_ip gw;    /* family 0 when dst is on-link */
 	uint32_t table;
+	uint8_t type;         /* RTN_UNICAST, RTN_LOCAL (one of ours), ... */
 };
 int plat_route_get(struct plat *p, const struct plat_ip *dst, uint32_t mark,
 		   struct plat_route_info *out);
+
+/* Wait (blocking, polling every millisecond, at most timeout_ms) until the
+ * kernel delivers packets for addr locally. IPv6 addresses become usable
+ * a few milliseconds after the link comes up, from a kernel work queue,
+ * even without DAD; packets that arrive before are dropped. Call once
+ * after configuring the TUN, before traffic is expected. -ETIMEDOUT. */
+int plat_addr_wait_local(struct plat *p, const struct plat_ip *addr,
+			 unsigned timeout_ms);
 
 struct plat_rule {
 	uint8_t family;         /* AF_INET or AF_INET6 */

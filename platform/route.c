@@ -8,6 +8,7 @@
 #include <netlink/route/route.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "client/util/log.h"
 #include "platform/internal.h"
@@ -183,6 +184,7 @@ static int lookup_valid(struct nl_msg *msg, void *arg)
 	}
 	plat_ip_from_nl(&c->out->src, rtnl_route_get_pref_src(rt));
 	c->out->table = rtnl_route_get_table(rt);
+	c->out->type = rtnl_route_get_type(rt);
 	c->got = 1;
 	rtnl_route_put(rt);
 	return NL_OK;
@@ -240,6 +242,34 @@ int plat_route_get(struct plat *p, const struct plat_ip *dst, uint32_t mark,
 	if (!err && !c.got)
 		err = -ENETUNREACH;
 	return err;
+}
+
+int plat_addr_wait_local(struct plat *p, const struct plat_ip *addr,
+			 unsigned timeout_ms)
+{
+	const struct timespec ms = { 0, 1000000 };
+	struct plat_route_info ri;
+	unsigned waited;
+	char a[PLAT_PREFIX_STRLEN];
+
+	for (waited = 0;; waited++) {
+		int err = plat_route_get(p, addr, 0, &ri);
+
+		if (!err && ri.type == RTN_LOCAL)
+			break;
+		if (err && err != -ENETUNREACH && err != -EHOSTUNREACH)
+			return err;
+		if (waited >= timeout_ms) {
+			vlog_err(PLAT_MOD, "%s not usable after %u ms",
+				 plat_ip_str(addr, a, sizeof(a)), timeout_ms);
+			return -ETIMEDOUT;
+		}
+		nanosleep(&ms, NULL);
+	}
+	if (waited)
+		vlog_debug(PLAT_MOD, "%s usable after %u ms", plat_ip_str(addr, a, sizeof(a)),
+			   waited);
+	return 0;
 }
 
 /* --- Rules ---------------------------------------------------------------- */

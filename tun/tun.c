@@ -182,7 +182,7 @@ static void tun_deliver(struct tun_dev *t, struct tun_pkt *p, uint32_t off,
  * super-packet is now pending or the packet was dropped, -errno. */
 static int tun_read_vnet(struct tun_dev *t, uint8_t *dst, size_t room)
 {
-	struct virtio_net_hdr h;
+	struct tun_vnet_hdr h;
 	size_t first = room < TUN_GSO_GAP ? room : TUN_GSO_GAP;
 	uint8_t *spill = t->gso_buf + TUN_GSO_GAP;
 	struct iovec iov[3] = {
@@ -204,14 +204,14 @@ static int tun_read_vnet(struct tun_dev *t, uint8_t *dst, size_t room)
 		return 0;
 	}
 	len = (size_t)r - sizeof(h);
-	if (h.gso_type == VIRTIO_NET_HDR_GSO_NONE) {
+	if (h.gso_type == TUN_VNET_GSO_NONE) {
 		if (len > room) {
 			tun_drop_rx(t, "larger than the buffer", len);
 			return 0;
 		}
 		if (len > first)
 			memcpy(dst + first, spill, len - first);
-		if ((h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) &&
+		if ((h.flags & TUN_VNET_F_NEEDS_CSUM) &&
 		    tun_gso_finish_csum(dst, len, &h) < 0) {
 			tun_drop_rx(t, "bad checksum offsets", len);
 			return 0;
@@ -334,7 +334,7 @@ int tun_write_one(struct tun_dev *t, const struct iovec *iov, int cnt,
 
 int tun_write_batch(struct tun_dev *t, struct tun_pkt *pkts, unsigned n)
 {
-	static const struct virtio_net_hdr plain_hdr;
+	static const struct tun_vnet_hdr plain_hdr;
 	unsigned i, taken = 0;
 
 	if (t->gso_buf && t->coalesce) {
