@@ -1,7 +1,7 @@
 /* DNS through resolv.conf. See plat.h.
  *
  * The file is replaced by rename, never written through: when it is a
- * symlink (systemd-resolved's stub file, say) the symlink itself is
+ * symlink (to systemd-resolved's file in /run, say) the symlink itself is
  * replaced and later put back, so the target is never touched. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
