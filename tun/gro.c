@@ -264,11 +264,11 @@ static int gro_write_group(struct tun_dev *t, struct tun_pkt *pkts,
 		cnt++;
 	}
 	r = tun_write_one(t, g->iov, (int)cnt, grp->nseg);
-	if (r > 0) {
+	if (r == 0) {
 		t->stats.tx_coalesced += grp->nseg;
-	} else if (r == 0) {
-		/* The kernel refused our super-packet: stop merging rather
-		 * than lose every later run too. */
+	} else if (r == EINVAL) {
+		/* The kernel refused our super-packet as malformed: merge no
+		 * more from the next batch on rather than lose every run. */
 		vlog_warn("tun", "%s: kernel refused a coalesced packet; coalescing off",
 			  t->ifname);
 		t->coalesce = 0;
@@ -307,26 +307,11 @@ int tun_gro_write(struct tun_dev *t, struct tun_pkt *pkts, unsigned n)
 			gro_start(g, &g->grp[ngrp++], pkts, i);
 	}
 	for (j = 0; j < ngrp; j++) {
-		int r;
+		int r = gro_write_group(t, pkts, &g->grp[j]);
 
-		if (!t->coalesce && g->grp[j].nseg > 1) {
-			/* Coalescing was switched off mid-batch: the rest go
-			 * one by one, untouched. */
-			for (i = g->grp[j].first; i != GRO_NONE; i = g->pkt[i].next) {
-				struct gro_grp one;
-
-				gro_start(g, &one, pkts, i);
-				r = gro_write_group(t, pkts, &one);
-				if (r < 0)
-					return r;
-				taken += (unsigned)r;
-			}
-			continue;
-		}
-		r = gro_write_group(t, pkts, &g->grp[j]);
 		if (r < 0)
 			return r;
-		taken += r > 0 ? g->grp[j].nseg : 0;
+		taken += r == 0 ? g->grp[j].nseg : 0;
 	}
 	return (int)taken;
 }

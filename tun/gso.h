@@ -76,8 +76,8 @@ int tun_gso_segment(struct tun_gso_pending *g, const uint8_t *pkt,
 		    uint8_t *out, size_t cap);
 
 /* One write syscall carrying npkts packets (shared by the plain and the
- * coalescing path). Returns 1 when taken, 0 when dropped and counted,
- * -errno when the device failed. */
+ * coalescing path). Returns 0 when taken; the (positive) errno when the
+ * packets were dropped and counted; -errno when the device failed. */
 struct iovec;
 int tun_write_one(struct tun_dev *t, const struct iovec *iov, int cnt,
 		  unsigned npkts);
