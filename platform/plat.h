@@ -31,6 +31,17 @@
  *   Routes and rules we add carry protocol PLAT_RTPROT, so `ip route show
  *   proto 118` lists them and deletion never matches a route of others.
  *
+ * A connection, in order (the session's part):
+ *   daemon start: plat_state_cleanup(state_dir)
+ *   plat_open; tun_open + plat_tun_record; plat_watch_ignore(tun)
+ *   plat_link_set_mtu(tun_esp_mtu(...)); plat_addr_add(virtual IP as /32
+ *     or /128, so no connected route lands in main); plat_link_set_up;
+ *     plat_addr_wait_local
+ *   plat_route_add into T (selectors, or 0.0.0.0/0 and ::/0 via the TUN)
+ *   plat_tunnel_rules + plat_rule_add, per family in use
+ *   plat_dns_apply
+ *   down, failure, exit: plat_undo_all; tun_close; plat_close
+ *
  * All functions return 0 or a negative errno.
  */
 #ifndef VPN_PLATFORM_PLAT_H

@@ -92,7 +92,7 @@ static json_int_t rec_id(json_t *rec)
 
 /* Parse the journal into its live records (oldest first); also report the
  * highest id seen and whether the file ends in a torn line. */
-static int journal_parse(const char *name, const char *buf, size_t len,
+static void journal_parse(const char *name, const char *buf, size_t len,
 			 json_t *live, json_int_t *max_id, int *torn)
 {
 	size_t off = 0;
@@ -144,7 +144,6 @@ static int journal_parse(const char *name, const char *buf, size_t len,
 			json_decref(rec);
 		}
 	}
-	return 0;
 }
 
 static int journal_scan(int fd, const char *name, json_t **live,
@@ -161,13 +160,9 @@ static int journal_scan(int fd, const char *name, json_t **live,
 		free(buf);
 		return -ENOMEM;
 	}
-	err = journal_parse(name, buf, len, *live, max_id, torn);
+	journal_parse(name, buf, len, *live, max_id, torn);
 	free(buf);
-	if (err) {
-		json_decref(*live);
-		*live = NULL;
-	}
-	return err;
+	return 0;
 }
 
 static int write_all(int fd, const char *s, size_t len)
