@@ -5,6 +5,7 @@
 #include <jansson.h>
 #include <limits.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "platform/plat.h"
 
@@ -42,6 +43,11 @@ int plat_journal_add(struct plat_journal *j, json_t *rec, uint64_t *id);
 int plat_journal_done(struct plat_journal *j, uint64_t id);
 /* The live records, oldest first (a new JSON array for the caller). */
 int plat_journal_load(struct plat_journal *j, json_t **live);
+
+/* A regular file of at most max bytes, NUL-terminated, in a malloc'ed
+ * buffer; mode may be NULL. -EINVAL when not a regular file, -EFBIG. */
+int plat_read_fd(int fd, size_t max, char **out, size_t *len, mode_t *mode);
+int plat_write_all(int fd, const char *s, size_t len);
 
 /* Netlink (plat.c): map a libnl result to 0/-errno, preferring the
  * kernel's own errno when the failure was an NLMSG_ERROR. */
