@@ -56,7 +56,8 @@ void plat_nl_reset(struct plat *p);
 /* The link's current name, or -ENODEV. */
 int plat_link_name(struct plat *p, int ifindex, char name[IFNAMSIZ]);
 /* Records of links we depend on name the link as well as its index, so an
- * index the kernel handed to another link since is not mistaken for ours. */
+ * index the kernel handed to another link since is not mistaken for ours.
+ * 1: that link is there; 0: it is gone; -errno: cannot tell now. */
 int plat_link_is(struct plat *p, int ifindex, const char *ifname);
 
 /* Undo one record of each kind (link.c, route.c, dns.c). Changes that are

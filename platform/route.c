@@ -59,7 +59,8 @@ static struct rtnl_route *route_build(const struct plat_route *r)
 	}
 	nl_addr_put(dst);
 	if (!ok) {
-		rtnl_route_nh_free(nh);
+		if (nh)
+			rtnl_route_nh_free(nh);
 		rtnl_route_put(rt);
 		return NULL;
 	}
@@ -150,8 +151,8 @@ int plat_undo_route(struct plat *p, json_t *rec)
 		return -EBADMSG;
 	/* A route dies with its link; an index now used by another link is
 	 * not ours to touch. */
-	if (r.oif && !plat_link_is(p, r.oif, ifname))
-		return 0;
+	if (r.oif && (err = plat_link_is(p, r.oif, ifname)) <= 0)
+		return err;
 	rt = route_build(&r);
 	if (!rt)
 		return -ENOMEM;
