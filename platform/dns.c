@@ -1,7 +1,7 @@
 /* DNS through resolv.conf. See plat.h.
  *
  * The file is replaced by rename, never written through: when it is a
- * symlink (systemd-resolved's stub file, say) the symlink itself is
+ * symlink (to systemd-resolved's file in /run, say) the symlink itself is
  * replaced and later put back, so the target is never touched. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -87,28 +87,13 @@ static int fsync_parent(const char *path)
 	return err;
 }
 
-static int write_all_fd(int fd, const char *s, size_t len)
-{
-	while (len) {
-		ssize_t r = write(fd, s, len);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return -errno;
-		s += r;
-		len -= (size_t)r;
-	}
-	return 0;
-}
-
 static int overwrite_in_place(const char *path, const char *data, size_t len)
 {
 	int fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOFOLLOW), err;
 
 	if (fd < 0)
 		return -errno;
-	err = write_all_fd(fd, data, len);
+	err = plat_write_all(fd, data, len);
 	if (!err && fsync(fd) < 0)
 		err = -errno;
 	close(fd);
@@ -127,7 +112,7 @@ static int replace_file(const char *path, const char *data, size_t len, mode_t m
 	fd = mkostemp(tmp, O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	err = write_all_fd(fd, data, len);
+	err = plat_write_all(fd, data, len);
 	if (!err && fchmod(fd, mode) < 0)
 		err = -errno;
 	if (!err && fsync(fd) < 0)
@@ -171,44 +156,13 @@ static int replace_with_symlink(const char *path, const char *target)
 static int read_file_at(int dirfd, const char *path, size_t max, char **out,
 			size_t *len, mode_t *mode)
 {
-	struct stat st;
-	char *buf;
-	size_t got = 0;
-	int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW), err;
 
 	if (fd < 0)
 		return -errno;
-	if (fstat(fd, &st) < 0) {
-		int err = -errno;
-
-		close(fd);
-		return err;
-	}
-	if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size > max) {
-		close(fd);
-		return S_ISREG(st.st_mode) ? -EFBIG : -EINVAL;
-	}
-	buf = malloc((size_t)st.st_size + 1);
-	if (!buf) {
-		close(fd);
-		return -ENOMEM;
-	}
-	while (got < (size_t)st.st_size) {
-		ssize_t r = read(fd, buf + got, (size_t)st.st_size - got);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		got += (size_t)r;
-	}
+	err = plat_read_fd(fd, max, out, len, mode);
 	close(fd);
-	buf[got] = '\0';
-	*out = buf;
-	*len = got;
-	if (mode)
-		*mode = st.st_mode & 07777;
-	return 0;
+	return err;
 }
 
 struct dns_op {
@@ -266,7 +220,7 @@ static int dns_save_original(struct plat *p, const char *path, json_t *rec,
 	if (fd < 0) {
 		err = -errno;
 	} else {
-		err = write_all_fd(fd, data, len);
+		err = plat_write_all(fd, data, len);
 		if (!err && fsync(fd) < 0)
 			err = -errno;
 		close(fd);

@@ -5,6 +5,7 @@
 #include <jansson.h>
 #include <limits.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "platform/plat.h"
 
@@ -43,6 +44,11 @@ int plat_journal_done(struct plat_journal *j, uint64_t id);
 /* The live records, oldest first (a new JSON array for the caller). */
 int plat_journal_load(struct plat_journal *j, json_t **live);
 
+/* A regular file of at most max bytes, NUL-terminated, in a malloc'ed
+ * buffer; mode may be NULL. -EINVAL when not a regular file, -EFBIG. */
+int plat_read_fd(int fd, size_t max, char **out, size_t *len, mode_t *mode);
+int plat_write_all(int fd, const char *s, size_t len);
+
 /* Netlink (plat.c): map a libnl result to 0/-errno, preferring the
  * kernel's own errno when the failure was an NLMSG_ERROR. */
 int plat_nl_result(struct plat *p, int nlerr);
@@ -50,7 +56,8 @@ void plat_nl_reset(struct plat *p);
 /* The link's current name, or -ENODEV. */
 int plat_link_name(struct plat *p, int ifindex, char name[IFNAMSIZ]);
 /* Records of links we depend on name the link as well as its index, so an
- * index the kernel handed to another link since is not mistaken for ours. */
+ * index the kernel handed to another link since is not mistaken for ours.
+ * 1: that link is there; 0: it is gone; -errno: cannot tell now. */
 int plat_link_is(struct plat *p, int ifindex, const char *ifname);
 
 /* Undo one record of each kind (link.c, route.c, dns.c). Changes that are

@@ -209,8 +209,9 @@ int plat_undo_addr(struct plat *p, json_t *rec)
 	    ifindex > INT32_MAX || plat_rec_ifname(rec, "ifname", ifname) ||
 	    plat_rec_prefix(rec, "addr", &a))
 		return -EBADMSG;
-	if (!plat_link_is(p, (int)ifindex, ifname))
-		return 0;
+	err = plat_link_is(p, (int)ifindex, ifname);
+	if (err <= 0)
+		return err;
 	ra = addr_build((int)ifindex, &a);
 	if (!ra)
 		return -ENOMEM;

@@ -232,9 +232,10 @@ int plat_link_name(struct plat *p, int ifindex, char name[IFNAMSIZ])
 int plat_link_is(struct plat *p, int ifindex, const char *ifname)
 {
 	char cur[IFNAMSIZ];
+	int err = plat_link_name(p, ifindex, cur);
 
-	if (plat_link_name(p, ifindex, cur))
-		return 0;
+	if (err)
+		return err == -ENODEV ? 0 : err;
 	return strcmp(cur, ifname) == 0;
 }
 

@@ -31,6 +31,17 @@
  *   Routes and rules we add carry protocol PLAT_RTPROT, so `ip route show
  *   proto 118` lists them and deletion never matches a route of others.
  *
+ * A connection, in order (the session's part):
+ *   daemon start: plat_state_cleanup(state_dir)
+ *   plat_open; tun_open + plat_tun_record; plat_watch_ignore(tun)
+ *   plat_link_set_mtu(tun_esp_mtu(...)); plat_addr_add(virtual IP as /32
+ *     or /128, so no connected route lands in main); plat_link_set_up;
+ *     plat_addr_wait_local
+ *   plat_route_add into T (selectors, or 0.0.0.0/0 and ::/0 via the TUN)
+ *   plat_tunnel_rules + plat_rule_add, per family in use
+ *   plat_dns_apply
+ *   down, failure, exit: plat_undo_all; tun_close; plat_close
+ *
  * All functions return 0 or a negative errno.
  */
 #ifndef VPN_PLATFORM_PLAT_H
@@ -141,9 +152,18 @@ struct plat_route_info {
 	struct plat_ip src;   /* source address the kernel would pick */
 	struct plat_ip gw;    /* family 0 when dst is on-link */
 	uint32_t table;
+	uint8_t type;         /* RTN_UNICAST, RTN_LOCAL (one of ours), ... */
 };
 int plat_route_get(struct plat *p, const struct plat_ip *dst, uint32_t mark,
 		   struct plat_route_info *out);
+
+/* Wait (blocking, polling every millisecond, at most timeout_ms) until the
+ * kernel delivers packets for addr locally. IPv6 addresses become usable
+ * a few milliseconds after the link comes up, from a kernel work queue,
+ * even without DAD; packets that arrive before are dropped. Call once
+ * after configuring the TUN, before traffic is expected. -ETIMEDOUT. */
+int plat_addr_wait_local(struct plat *p, const struct plat_ip *addr,
+			 unsigned timeout_ms);
 
 struct plat_rule {
 	uint8_t family;         /* AF_INET or AF_INET6 */

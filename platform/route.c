@@ -8,6 +8,7 @@
 #include <netlink/route/route.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "client/util/log.h"
 #include "platform/internal.h"
@@ -58,7 +59,8 @@ static struct rtnl_route *route_build(const struct plat_route *r)
 	}
 	nl_addr_put(dst);
 	if (!ok) {
-		rtnl_route_nh_free(nh);
+		if (nh)
+			rtnl_route_nh_free(nh);
 		rtnl_route_put(rt);
 		return NULL;
 	}
@@ -149,8 +151,8 @@ int plat_undo_route(struct plat *p, json_t *rec)
 		return -EBADMSG;
 	/* A route dies with its link; an index now used by another link is
 	 * not ours to touch. */
-	if (r.oif && !plat_link_is(p, r.oif, ifname))
-		return 0;
+	if (r.oif && (err = plat_link_is(p, r.oif, ifname)) <= 0)
+		return err;
 	rt = route_build(&r);
 	if (!rt)
 		return -ENOMEM;
@@ -183,6 +185,7 @@ static int lookup_valid(struct nl_msg *msg, void *arg)
 	}
 	plat_ip_from_nl(&c->out->src, rtnl_route_get_pref_src(rt));
 	c->out->table = rtnl_route_get_table(rt);
+	c->out->type = rtnl_route_get_type(rt);
 	c->got = 1;
 	rtnl_route_put(rt);
 	return NL_OK;
@@ -240,6 +243,34 @@ int plat_route_get(struct plat *p, const struct plat_ip *dst, uint32_t mark,
 	if (!err && !c.got)
 		err = -ENETUNREACH;
 	return err;
+}
+
+int plat_addr_wait_local(struct plat *p, const struct plat_ip *addr,
+			 unsigned timeout_ms)
+{
+	const struct timespec ms = { 0, 1000000 };
+	struct plat_route_info ri;
+	unsigned waited;
+	char a[PLAT_PREFIX_STRLEN];
+
+	for (waited = 0;; waited++) {
+		int err = plat_route_get(p, addr, 0, &ri);
+
+		if (!err && ri.type == RTN_LOCAL)
+			break;
+		if (err && err != -ENETUNREACH && err != -EHOSTUNREACH)
+			return err;
+		if (waited >= timeout_ms) {
+			vlog_err(PLAT_MOD, "%s not usable after %u ms",
+				 plat_ip_str(addr, a, sizeof(a)), timeout_ms);
+			return -ETIMEDOUT;
+		}
+		nanosleep(&ms, NULL);
+	}
+	if (waited)
+		vlog_debug(PLAT_MOD, "%s usable after %u ms", plat_ip_str(addr, a, sizeof(a)),
+			   waited);
+	return 0;
 }
 
 /* --- Rules ---------------------------------------------------------------- */

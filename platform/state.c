@@ -49,8 +49,7 @@ static int read_boot_id(char out[PLAT_BOOT_ID_LEN + 1])
 	return 0;
 }
 
-/* The whole file, NUL-terminated, in a malloc'ed buffer. */
-static int journal_read_all(int fd, const char *name, char **out, size_t *len)
+int plat_read_fd(int fd, size_t max, char **out, size_t *len, mode_t *mode)
 {
 	struct stat st;
 	char *buf;
@@ -58,11 +57,10 @@ static int journal_read_all(int fd, const char *name, char **out, size_t *len)
 
 	if (fstat(fd, &st) < 0)
 		return -errno;
-	if ((uint64_t)st.st_size > JOURNAL_MAX_BYTES) {
-		vlog_err(PLAT_MOD, "journal %s: %lld bytes, too large to be ours",
-			 name, (long long)st.st_size);
+	if (!S_ISREG(st.st_mode))
+		return -EINVAL;
+	if ((uint64_t)st.st_size > max)
 		return -EFBIG;
-	}
 	buf = malloc((size_t)st.st_size + 1);
 	if (!buf)
 		return -ENOMEM;
@@ -71,15 +69,34 @@ static int journal_read_all(int fd, const char *name, char **out, size_t *len)
 
 		if (r < 0 && errno == EINTR)
 			continue;
-		if (r <= 0) {
+		if (r < 0) {
 			free(buf);
-			return r < 0 ? -errno : -EIO;
+			return -errno;
 		}
+		if (r == 0) /* shrunk under us: take what is there */
+			break;
 		got += (size_t)r;
 	}
 	buf[got] = '\0';
 	*out = buf;
 	*len = got;
+	if (mode)
+		*mode = st.st_mode & 07777;
+	return 0;
+}
+
+int plat_write_all(int fd, const char *s, size_t len)
+{
+	while (len) {
+		ssize_t r = write(fd, s, len);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -errno;
+		s += r;
+		len -= (size_t)r;
+	}
 	return 0;
 }
 
@@ -92,7 +109,7 @@ static json_int_t rec_id(json_t *rec)
 
 /* Parse the journal into its live records (oldest first); also report the
  * highest id seen and whether the file ends in a torn line. */
-static int journal_parse(const char *name, const char *buf, size_t len,
+static void journal_parse(const char *name, const char *buf, size_t len,
 			 json_t *live, json_int_t *max_id, int *torn)
 {
 	size_t off = 0;
@@ -144,7 +161,6 @@ static int journal_parse(const char *name, const char *buf, size_t len,
 			json_decref(rec);
 		}
 	}
-	return 0;
 }
 
 static int journal_scan(int fd, const char *name, json_t **live,
@@ -152,8 +168,10 @@ static int journal_scan(int fd, const char *name, json_t **live,
 {
 	char *buf = NULL;
 	size_t len = 0;
-	int err = journal_read_all(fd, name, &buf, &len);
+	int err = plat_read_fd(fd, JOURNAL_MAX_BYTES, &buf, &len, NULL);
 
+	if (err == -EFBIG)
+		vlog_err(PLAT_MOD, "journal %s: too large to be ours", name);
 	if (err)
 		return err;
 	*live = json_array();
@@ -161,27 +179,8 @@ static int journal_scan(int fd, const char *name, json_t **live,
 		free(buf);
 		return -ENOMEM;
 	}
-	err = journal_parse(name, buf, len, *live, max_id, torn);
+	journal_parse(name, buf, len, *live, max_id, torn);
 	free(buf);
-	if (err) {
-		json_decref(*live);
-		*live = NULL;
-	}
-	return err;
-}
-
-static int write_all(int fd, const char *s, size_t len)
-{
-	while (len) {
-		ssize_t r = write(fd, s, len);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return -errno;
-		s += r;
-		len -= (size_t)r;
-	}
 	return 0;
 }
 
@@ -244,7 +243,7 @@ int plat_journal_open(struct plat_journal *j, const char *dir, const char *name)
 	j->next_id = (uint64_t)max_id + 1;
 	json_decref(live);
 	/* Start the next record on a line of its own. */
-	if (torn && (err = write_all(j->fd, "\n", 1)) < 0)
+	if (torn && (err = plat_write_all(j->fd, "\n", 1)) < 0)
 		goto fail;
 	return 0;
 fail:
@@ -275,7 +274,7 @@ static int journal_write(struct plat_journal *j, json_t *rec)
 	s[len] = '\n';
 	/* One write of the whole line: with O_APPEND it lands intact or, on a
 	 * crash, as a torn last line that the parser skips. */
-	err = write_all(j->fd, s, len + 1);
+	err = plat_write_all(j->fd, s, len + 1);
 	free(s);
 	if (!err && fdatasync(j->fd) < 0)
 		err = -errno;

@@ -17,6 +17,10 @@
  *
  * A journal is locked (flock) by the process that has it open, so a
  * clean-up never undoes what a running daemon still uses.
+ *
+ * Put the state directory where it survives a reboot (/var/lib/..., not
+ * /run) when resolv.conf does: after a crash and a reboot the saved
+ * original must still be there to put back.
  */
 #ifndef VPN_PLATFORM_STATE_H
 #define VPN_PLATFORM_STATE_H

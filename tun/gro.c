@@ -212,7 +212,7 @@ static void gro_append(struct tun_gro *g, struct gro_grp *grp, unsigned i)
 /* Rewrite the head's headers for the merged length and describe the
  * segmentation in h. */
 static void gro_fix_head(uint8_t *ip, const struct gro_pkt *gh,
-			 const struct gro_grp *grp, struct virtio_net_hdr *h)
+			 const struct gro_grp *grp, struct tun_vnet_hdr *h)
 {
 	uint8_t *th = ip + gh->l4;
 
@@ -229,8 +229,8 @@ static void gro_fix_head(uint8_t *ip, const struct gro_pkt *gh,
 	put_be16(th + 16, tun_csum_fold(tun_csum_pseudo(ip, gh->v6, IPPROTO_TCP,
 							grp->l4_len)));
 	memset(h, 0, sizeof(*h));
-	h->flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
-	h->gso_type = gh->v6 ? VIRTIO_NET_HDR_GSO_TCPV6 : VIRTIO_NET_HDR_GSO_TCPV4;
+	h->flags = TUN_VNET_F_NEEDS_CSUM;
+	h->gso_type = gh->v6 ? TUN_VNET_GSO_TCPV6 : TUN_VNET_GSO_TCPV4;
 	h->hdr_len = (uint16_t)(gh->l4 + gh->thlen);
 	h->gso_size = grp->seg_size;
 	h->csum_start = gh->l4;
@@ -241,7 +241,7 @@ static int gro_write_group(struct tun_dev *t, struct tun_pkt *pkts,
 			   const struct gro_grp *grp)
 {
 	struct tun_gro *g = t->gro;
-	struct virtio_net_hdr h;
+	struct tun_vnet_hdr h;
 	struct gro_pkt *gh = &g->pkt[grp->first];
 	struct tun_pkt *head = &pkts[grp->first];
 	unsigned i, cnt = 2;
@@ -264,11 +264,11 @@ static int gro_write_group(struct tun_dev *t, struct tun_pkt *pkts,
 		cnt++;
 	}
 	r = tun_write_one(t, g->iov, (int)cnt, grp->nseg);
-	if (r > 0) {
+	if (r == 0) {
 		t->stats.tx_coalesced += grp->nseg;
-	} else if (r == 0) {
-		/* The kernel refused our super-packet: stop merging rather
-		 * than lose every later run too. */
+	} else if (r == EINVAL) {
+		/* The kernel refused our super-packet as malformed: merge no
+		 * more from the next batch on rather than lose every run. */
 		vlog_warn("tun", "%s: kernel refused a coalesced packet; coalescing off",
 			  t->ifname);
 		t->coalesce = 0;
@@ -307,26 +307,11 @@ int tun_gro_write(struct tun_dev *t, struct tun_pkt *pkts, unsigned n)
 			gro_start(g, &g->grp[ngrp++], pkts, i);
 	}
 	for (j = 0; j < ngrp; j++) {
-		int r;
+		int r = gro_write_group(t, pkts, &g->grp[j]);
 
-		if (!t->coalesce && g->grp[j].nseg > 1) {
-			/* Coalescing was switched off mid-batch: the rest go
-			 * one by one, untouched. */
-			for (i = g->grp[j].first; i != GRO_NONE; i = g->pkt[i].next) {
-				struct gro_grp one;
-
-				gro_start(g, &one, pkts, i);
-				r = gro_write_group(t, pkts, &one);
-				if (r < 0)
-					return r;
-				taken += (unsigned)r;
-			}
-			continue;
-		}
-		r = gro_write_group(t, pkts, &g->grp[j]);
 		if (r < 0)
 			return r;
-		taken += r > 0 ? g->grp[j].nseg : 0;
+		taken += r == 0 ? g->grp[j].nseg : 0;
 	}
 	return (int)taken;
 }

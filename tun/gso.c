@@ -5,10 +5,20 @@
 
 #include <endian.h>
 #include <errno.h>
+#include <linux/virtio_net.h>
 #include <netinet/in.h>
 #include <string.h>
 
 #include "client/util/cursor.h"
+
+_Static_assert(sizeof(struct tun_vnet_hdr) == sizeof(struct virtio_net_hdr),
+	       "vnet header layout");
+_Static_assert(TUN_VNET_F_NEEDS_CSUM == VIRTIO_NET_HDR_F_NEEDS_CSUM &&
+		       TUN_VNET_GSO_TCPV4 == VIRTIO_NET_HDR_GSO_TCPV4 &&
+		       TUN_VNET_GSO_TCPV6 == VIRTIO_NET_HDR_GSO_TCPV6 &&
+		       TUN_VNET_GSO_UDP == VIRTIO_NET_HDR_GSO_UDP &&
+		       TUN_VNET_GSO_ECN == VIRTIO_NET_HDR_GSO_ECN,
+	       "vnet header constants");
 
 #define TCP_FIN 0x01
 #define TCP_PSH 0x08
@@ -87,7 +97,7 @@ static void tun_store_csum(uint8_t *field, uint64_t sum, int udp)
 }
 
 int tun_gso_finish_csum(uint8_t *pkt, size_t len,
-			const struct virtio_net_hdr *h)
+			const struct tun_vnet_hdr *h)
 {
 	size_t start = h->csum_start, at = (size_t)h->csum_start + h->csum_offset;
 
@@ -101,9 +111,9 @@ int tun_gso_finish_csum(uint8_t *pkt, size_t len,
 }
 
 int tun_gso_prepare(struct tun_gso_pending *g, const uint8_t *pkt, size_t len,
-		    const struct virtio_net_hdr *h)
+		    const struct tun_vnet_hdr *h)
 {
-	uint8_t type = h->gso_type & (uint8_t)~VIRTIO_NET_HDR_GSO_ECN;
+	uint8_t type = h->gso_type & (uint8_t)~TUN_VNET_GSO_ECN;
 	size_t l4, hdr_len;
 	int v6;
 
@@ -129,9 +139,9 @@ int tun_gso_prepare(struct tun_gso_pending *g, const uint8_t *pkt, size_t len,
 	}
 
 	switch (type) {
-	case VIRTIO_NET_HDR_GSO_TCPV4:
-	case VIRTIO_NET_HDR_GSO_TCPV6:
-		if (v6 != (type == VIRTIO_NET_HDR_GSO_TCPV6) || l4 + 20 > len)
+	case TUN_VNET_GSO_TCPV4:
+	case TUN_VNET_GSO_TCPV6:
+		if (v6 != (type == TUN_VNET_GSO_TCPV6) || l4 + 20 > len)
 			return -EINVAL;
 		if (!v6 && pkt[9] != IPPROTO_TCP)
 			return -EINVAL;
@@ -140,7 +150,7 @@ int tun_gso_prepare(struct tun_gso_pending *g, const uint8_t *pkt, size_t len,
 			return -EINVAL;
 		g->proto = IPPROTO_TCP;
 		break;
-	case VIRTIO_NET_HDR_GSO_UDP_L4:
+	case TUN_VNET_GSO_UDP_L4:
 		if (!v6 && pkt[9] != IPPROTO_UDP)
 			return -EINVAL;
 		hdr_len = l4 + 8;

@@ -14,7 +14,6 @@
 #ifndef VPN_TUN_GSO_H
 #define VPN_TUN_GSO_H
 
-#include <linux/virtio_net.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -24,10 +23,29 @@
 extern "C" {
 #endif
 
-/* Newer than the uapi headers Debian 12 ships (Linux 6.2). */
-#ifndef VIRTIO_NET_HDR_GSO_UDP_L4
-#define VIRTIO_NET_HDR_GSO_UDP_L4 5
-#endif
+/* The virtio_net_hdr that IFF_VNET_HDR puts in front of every packet, in
+ * host byte order (the TUN default on little-endian hosts and, without
+ * TUNSETVNETBE, on big-endian ones). Our own copy: <linux/virtio_net.h>
+ * does not compile as C++ and lacks GSO_UDP_L4 before Linux 6.2; gso.c
+ * checks the two agree. */
+struct tun_vnet_hdr {
+	uint8_t flags;
+	uint8_t gso_type;
+	uint16_t hdr_len;     /* not trusted: we derive it from the packet */
+	uint16_t gso_size;    /* payload bytes per segment */
+	uint16_t csum_start;  /* where the L4 checksum starts */
+	uint16_t csum_offset; /* where, after csum_start, it is stored */
+};
+
+enum {
+	TUN_VNET_F_NEEDS_CSUM = 1,
+	TUN_VNET_GSO_NONE = 0,
+	TUN_VNET_GSO_TCPV4 = 1,
+	TUN_VNET_GSO_UDP = 3, /* UFO: never negotiated, refused */
+	TUN_VNET_GSO_TCPV6 = 4,
+	TUN_VNET_GSO_UDP_L4 = 5,
+	TUN_VNET_GSO_ECN = 0x80,
+};
 
 /* Ones' complement sum of len bytes added to sum, not folded. */
 uint64_t tun_csum_add(uint64_t sum, const uint8_t *p, size_t len);
@@ -44,12 +62,12 @@ int tun_l4_csum_ok(const uint8_t *ip, size_t len, size_t l4_off, int v6,
 /* Finish a partial checksum the kernel left (NEEDS_CSUM on a packet that is
  * not a super-packet). Returns 0 or -EINVAL when the offsets lie. */
 int tun_gso_finish_csum(uint8_t *pkt, size_t len,
-			const struct virtio_net_hdr *h);
+			const struct tun_vnet_hdr *h);
 
 /* Check a super-packet and fill `g` so tun_gso_segment() can cut it.
  * Returns 0 or -EINVAL (bad offsets, unknown type, header mismatch). */
 int tun_gso_prepare(struct tun_gso_pending *g, const uint8_t *pkt, size_t len,
-		    const struct virtio_net_hdr *h);
+		    const struct tun_vnet_hdr *h);
 
 /* Write the next segment of `pkt` (described by g) to out (cap bytes), with
  * IP and L4 headers fixed up and checksums computed. Returns the segment
@@ -58,8 +76,8 @@ int tun_gso_segment(struct tun_gso_pending *g, const uint8_t *pkt,
 		    uint8_t *out, size_t cap);
 
 /* One write syscall carrying npkts packets (shared by the plain and the
- * coalescing path). Returns 1 when taken, 0 when dropped and counted,
- * -errno when the device failed. */
+ * coalescing path). Returns 0 when taken; the (positive) errno when the
+ * packets were dropped and counted; -errno when the device failed. */
 struct iovec;
 int tun_write_one(struct tun_dev *t, const struct iovec *iov, int cnt,
 		  unsigned npkts);

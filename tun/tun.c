@@ -161,8 +161,8 @@ static int tun_ip_len_ok(const uint8_t *p, size_t len)
 static void tun_drop_rx(struct tun_dev *t, const char *why, size_t len)
 {
 	t->stats.rx_dropped++;
-	if (!t->warned_trunc) {
-		t->warned_trunc = 1;
+	if (!t->warned_rx) {
+		t->warned_rx = 1;
 		vlog_warn(MOD, "%s: dropped a %zu-byte packet (%s); further drops only counted",
 			  t->ifname, len, why);
 	}
@@ -177,12 +177,31 @@ static void tun_deliver(struct tun_dev *t, struct tun_pkt *p, uint32_t off,
 	t->stats.rx_bytes += len;
 }
 
+/* Read one packet into dst. Returns its length, 0 when it was dropped,
+ * -errno (-EAGAIN: nothing to read). */
+static int tun_read_plain(struct tun_dev *t, uint8_t *dst, size_t room)
+{
+	ssize_t r;
+
+	do {
+		r = read(t->fd, dst, room);
+	} while (r < 0 && errno == EINTR);
+	if (r < 0)
+		return -errno;
+	t->stats.rx_reads++;
+	if (!tun_ip_len_ok(dst, (size_t)r)) {
+		tun_drop_rx(t, "truncated or not IP", (size_t)r);
+		return 0;
+	}
+	return (int)r;
+}
+
 /* Read one packet (with its vnet header) into dst, or into the scratch area
- * when it is a super-packet. Returns 1 when dst holds a packet, 0 when a
- * super-packet is now pending or the packet was dropped, -errno. */
+ * when it is a super-packet. Returns the length of the packet in dst, 0
+ * when a super-packet is now pending or the packet was dropped, -errno. */
 static int tun_read_vnet(struct tun_dev *t, uint8_t *dst, size_t room)
 {
-	struct virtio_net_hdr h;
+	struct tun_vnet_hdr h;
 	size_t first = room < TUN_GSO_GAP ? room : TUN_GSO_GAP;
 	uint8_t *spill = t->gso_buf + TUN_GSO_GAP;
 	struct iovec iov[3] = {
@@ -204,14 +223,14 @@ static int tun_read_vnet(struct tun_dev *t, uint8_t *dst, size_t room)
 		return 0;
 	}
 	len = (size_t)r - sizeof(h);
-	if (h.gso_type == VIRTIO_NET_HDR_GSO_NONE) {
+	if (h.gso_type == TUN_VNET_GSO_NONE) {
 		if (len > room) {
 			tun_drop_rx(t, "larger than the buffer", len);
 			return 0;
 		}
 		if (len > first)
 			memcpy(dst + first, spill, len - first);
-		if ((h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) &&
+		if ((h.flags & TUN_VNET_F_NEEDS_CSUM) &&
 		    tun_gso_finish_csum(dst, len, &h) < 0) {
 			tun_drop_rx(t, "bad checksum offsets", len);
 			return 0;
@@ -263,23 +282,7 @@ int tun_read_batch(struct tun_dev *t, struct tun_pkt *pkts, unsigned n,
 			}
 			continue;
 		}
-		if (t->gso_buf) {
-			r = tun_read_vnet(t, dst, room);
-		} else {
-			ssize_t rr;
-
-			do {
-				rr = read(t->fd, dst, room);
-			} while (rr < 0 && errno == EINTR);
-			r = rr < 0 ? -errno : (int)rr;
-			if (r >= 0) {
-				t->stats.rx_reads++;
-				if (!tun_ip_len_ok(dst, (size_t)r)) {
-					tun_drop_rx(t, "truncated or not IP", (size_t)r);
-					r = 0;
-				}
-			}
-		}
+		r = t->gso_buf ? tun_read_vnet(t, dst, room) : tun_read_plain(t, dst, room);
 		if (r == -EAGAIN)
 			break;
 		if (r < 0) {
@@ -308,6 +311,7 @@ int tun_write_one(struct tun_dev *t, const struct iovec *iov, int cnt,
 		  unsigned npkts)
 {
 	ssize_t r;
+	int err;
 
 	do {
 		r = writev(t->fd, iov, cnt);
@@ -316,25 +320,25 @@ int tun_write_one(struct tun_dev *t, const struct iovec *iov, int cnt,
 	if (r >= 0) {
 		t->stats.tx_pkts += npkts;
 		t->stats.tx_bytes += (size_t)r;
-		return 1;
+		return 0;
 	}
-	r = -errno;
-	if (!tun_write_err_is_drop((int)r)) {
-		vlog_err(MOD, "%s: write: %s", t->ifname, strerror((int)-r));
-		return (int)r;
+	err = -errno;
+	if (!tun_write_err_is_drop(err)) {
+		vlog_err(MOD, "%s: write: %s", t->ifname, strerror(-err));
+		return err;
 	}
 	t->stats.tx_dropped += npkts;
-	if (!t->warned_write) {
-		t->warned_write = 1;
+	if (!t->warned_tx) {
+		t->warned_tx = 1;
 		vlog_warn(MOD, "%s: kernel refused a packet (%s); further drops only counted",
-			  t->ifname, strerror((int)-r));
+			  t->ifname, strerror(-err));
 	}
-	return 0;
+	return -err;
 }
 
 int tun_write_batch(struct tun_dev *t, struct tun_pkt *pkts, unsigned n)
 {
-	static const struct virtio_net_hdr plain_hdr;
+	static const struct tun_vnet_hdr plain_hdr;
 	unsigned i, taken = 0;
 
 	if (t->gso_buf && t->coalesce) {
@@ -360,7 +364,7 @@ int tun_write_batch(struct tun_dev *t, struct tun_pkt *pkts, unsigned n)
 
 		if (r < 0)
 			return r;
-		taken += (unsigned)r;
+		taken += r == 0;
 	}
 	return (int)taken;
 }

@@ -86,8 +86,8 @@ struct tun_dev {
 	uint8_t *gso_buf;   /* scratch for one super-packet */
 	struct tun_gso_pending gso;
 	struct tun_gro *gro;
-	int warned_trunc;   /* log the first truncated read only */
-	int warned_write;   /* log the first refused write only */
+	int warned_rx;      /* log the first dropped read only */
+	int warned_tx;      /* log the first refused write only */
 };
 
 /* One packet in a caller-owned buffer: the IP packet is buf[off, off+len). */
