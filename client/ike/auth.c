@@ -129,7 +129,7 @@ static int build_auth_first(struct ike_sa *sa, struct ike_builder *b)
 	ike_build_notify(b, IKE_PROTO_NONE, NULL, 0, IKE_N_INITIAL_CONTACT, NULL, 0);
 	if (cfg->auth != IKE_AUTHK_PSK && cfg->n_ca_certs)
 		build_certreq(sa, b);
-	if (cfg->remote_id.type)
+	if (cfg->send_idr && cfg->remote_id.type)
 		ike_build_id(b, IKE_PT_IDR, cfg->remote_id.type, cfg->remote_id.data,
 			     cfg->remote_id.len);
 	if (cfg->auth != IKE_AUTHK_EAP_MSCHAPV2) {

@@ -59,7 +59,13 @@ void ike_identity_str(const struct ike_identity *id, char *out, size_t cap);
 struct ike_cfg {
 	enum ike_auth_kind auth;
 	struct ike_identity local_id;  /* IDi */
-	struct ike_identity remote_id; /* expected IDr; also sent as IDr */
+	struct ike_identity remote_id; /* expected IDr */
+	/* Send remote_id as IDr (RFC 7296 3.5: optional). Off by default: the
+	 * gateway then picks its configuration by our identity and shows us its
+	 * own, which we check here, so a wrong remote_id reads "identity
+	 * mismatch" instead of the gateway's generic AUTHENTICATION_FAILED. On
+	 * for gateways that host several identities on one address. */
+	bool send_idr;
 
 	/* PSK (owned by the caller, must outlive the IKE SA) */
 	const uint8_t *psk;
@@ -108,6 +114,11 @@ struct ike_cfg {
 	uint32_t rekey_ike_s;        /* 0 = never initiate */
 	uint32_t rekey_child_s;
 };
+
+/* Can we run every transform of these proposals? -ENOTSUP with a line
+ * naming the first one we cannot (the parser knows more names). */
+int ike_proposals_supported(const struct ike_proposal *p, size_t n, char *why,
+			    size_t whylen);
 
 /* Defaults for the timing fields and feature flags. */
 void ike_cfg_defaults(struct ike_cfg *cfg);

@@ -140,6 +140,7 @@ struct ike_sa {
 	unsigned pending;        /* bit per enum ike_task waiting to start */
 	struct ike_outmsg req;
 	unsigned tries;
+	uint64_t req_first_ms;     /* when the outstanding request was first sent */
 	uint32_t retransmit_ms;
 	int path_errors;
 
@@ -267,6 +268,7 @@ void ike_create_child_recv_request(struct ike_sa *sa, const struct ike_header *h
 const struct ike_notify *ike_first_error(const struct ike_chain *c,
 					 struct ike_notify *scratch);
 bool ike_has_notify(const struct ike_chain *c, uint16_t type);
+void ike_addr_str(const struct sockaddr *a, char *out, size_t cap);
 void ike_arm_established_timers(struct ike_sa *sa);
 void ike_arm_rekey_child(struct ike_sa *sa, uint32_t seconds);
 

@@ -1,6 +1,7 @@
 /* The IKE SA: its state machine, sending requests and responses (with
  * protection, fragmentation and retransmission) and the dispatch of what
  * arrives to the exchange that owns it. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -288,6 +289,7 @@ int ike_send_request(struct ike_sa *sa, enum ike_task task, uint8_t exchange,
 	}
 	sa->task = task;
 	sa->tries = 1;
+	sa->req_first_ms = ike_now_ms(sa);
 	sa->retransmit_ms = sa->cfg.retransmit_base_ms;
 	vlog_debug(IKE_LOG, "sending %s request %u (%zu octets)",
 		   ike_exchange_name(exchange), msgid, sa->req.used);
@@ -388,8 +390,17 @@ static void on_retransmit(uv_timer_t *t)
 				 "closed (the gateway did not confirm the Delete)");
 			return;
 		}
-		ike_fail(sa, why, "no answer to %s request %u after %u tries",
-			 ike_exchange_name(sa->req.exchange), sa->req.msgid, sa->tries);
+		char peer[64];
+
+		ike_addr_str((struct sockaddr *)&sa->remote, peer, sizeof(peer));
+		if (why == IKE_FAIL_UNREACHABLE)
+			ike_fail(sa, why,
+				 "gateway unreachable: no answer from %s to %s after %u tries in %.1f s",
+				 peer, ike_exchange_name(sa->req.exchange), sa->tries,
+				 (double)(ike_now_ms(sa) - sa->req_first_ms) / 1000.0);
+		else
+			ike_fail(sa, why, "gateway %s stopped answering (%s unanswered after %u tries)",
+				 peer, ike_exchange_name(sa->req.exchange), sa->tries);
 		return;
 	}
 	sa->tries++;
@@ -590,10 +601,14 @@ void ike_sa_path_error(struct ike_sa *sa, int err)
 		  ike_exchange_name(sa->req.exchange), sa->req.msgid, strerror(-err));
 	/* An ICMP error for every try of a fresh IKE SA means nobody listens:
 	 * say so after three instead of waiting out the back-off. */
-	if (sa->state == IKE_STATE_INIT_SENT && sa->path_errors >= 3)
+	if (sa->state == IKE_STATE_INIT_SENT && sa->path_errors >= 3) {
+		char peer[64];
+
+		ike_addr_str((struct sockaddr *)&sa->remote, peer, sizeof(peer));
 		ike_fail(sa, IKE_FAIL_UNREACHABLE,
-			 "the gateway's port is closed (%s) on %u tries",
+			 "gateway unreachable: %s refuses IKE (%s) on %u tries", peer,
 			 strerror(-err), sa->tries);
+	}
 }
 
 /* ---- timers of the established IKE SA ------------------------------------------ */
@@ -827,6 +842,17 @@ uint64_t ike_sa_spi_i(const struct ike_sa *sa)
 }
 
 /* ---- helpers shared by the exchanges ------------------------------------------ */
+
+void ike_addr_str(const struct sockaddr *a, char *out, size_t cap)
+{
+	char ip[INET6_ADDRSTRLEN] = "?";
+
+	if (a->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)a)->sin_addr, ip, sizeof(ip));
+	else if (a->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)a)->sin6_addr, ip, sizeof(ip));
+	snprintf(out, cap, "%s", ip);
+}
 
 const struct ike_notify *ike_first_error(const struct ike_chain *c,
 					 struct ike_notify *scratch)

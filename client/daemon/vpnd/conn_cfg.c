@@ -24,9 +24,11 @@ int vpnd_proposal_check(const char *list, bool is_esp, char *why, size_t whylen)
 {
 	struct ike_proposal p[IKE_MAX_PROPOSALS];
 	size_t n;
+	int err;
 
-	return ike_proposals_parse(list, is_esp ? IKE_PROTO_ESP : IKE_PROTO_IKE, p,
-				   IKE_MAX_PROPOSALS, &n, why, whylen);
+	err = ike_proposals_parse(list, is_esp ? IKE_PROTO_ESP : IKE_PROTO_IKE, p,
+				  IKE_MAX_PROPOSALS, &n, why, whylen);
+	return err ? err : ike_proposals_supported(p, n, why, whylen);
 }
 
 void vpnd_creds_free(struct vpnd_creds *c)
@@ -216,6 +218,10 @@ int vpnd_profile_to_cfg(const struct vpn_profile *p, struct sess_cfg *cfg,
 	if (err)
 		return fail(why, whylen, "%s: esp: %s", p->path, perr);
 
+	if (ike_proposals_supported(ic->ike, ic->n_ike, perr, sizeof(perr)))
+		return fail(why, whylen, "%s: ike: %s", p->path, perr);
+	if (ike_proposals_supported(ic->esp, ic->n_esp, perr, sizeof(perr)))
+		return fail(why, whylen, "%s: esp: %s", p->path, perr);
 	err = load_credentials(p, creds, why, whylen);
 	if (!err)
 		err = identities(p, cfg, creds, why, whylen);
