@@ -87,6 +87,21 @@ static int fsync_parent(const char *path)
 	return err;
 }
 
+static int overwrite_in_place(const char *path, const char *data, size_t len);
+
+/* When the file cannot be replaced — a bind-mounted file (ip netns exec's
+ * /etc/netns/NAME/resolv.conf, a container's resolv.conf: EBUSY) or a
+ * read-only /etc where only the file itself is writable (systemd's
+ * ProtectSystem=strict with ReadWritePaths=/etc/resolv.conf: EROFS) — write
+ * it in place, which is what its readers see. Never through a symlink. */
+static int in_place_fallback(const char *path, const char *data, size_t len, int err)
+{
+	if (err != -EBUSY && err != -EROFS && err != -EACCES && err != -EPERM &&
+	    err != -EXDEV)
+		return err;
+	return overwrite_in_place(path, data, len);
+}
+
 static int overwrite_in_place(const char *path, const char *data, size_t len)
 {
 	int fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOFOLLOW), err;
@@ -111,7 +126,7 @@ static int replace_file(const char *path, const char *data, size_t len, mode_t m
 		return -ENAMETOOLONG;
 	fd = mkostemp(tmp, O_CLOEXEC);
 	if (fd < 0)
-		return -errno;
+		return in_place_fallback(path, data, len, -errno);
 	err = plat_write_all(fd, data, len);
 	if (!err && fchmod(fd, mode) < 0)
 		err = -errno;
@@ -120,13 +135,8 @@ static int replace_file(const char *path, const char *data, size_t len, mode_t m
 	close(fd);
 	if (!err && rename(tmp, path) < 0) {
 		err = -errno;
-		/* A bind-mounted file (ip netns exec's /etc/netns/NAME/resolv.conf,
-		 * a container's resolv.conf) cannot be renamed over: write it in
-		 * place instead, which is what its readers see. */
-		if (err == -EBUSY)
-			err = overwrite_in_place(path, data, len);
 		unlink(tmp);
-		return err;
+		return in_place_fallback(path, data, len, err);
 	}
 	if (err)
 		unlink(tmp);

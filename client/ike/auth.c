@@ -435,7 +435,7 @@ static void finish(struct ike_sa *sa, const struct ike_chain *c)
 		return;
 	if (ike_set_state(sa, IKE_STATE_ESTABLISHED, "IKE_AUTH done"))
 		return;
-	sa->peer_msgid = 0;
+	sa->g.peer_msgid = 0;
 	sa->info.nat_local = sa->nat_local;
 	sa->info.nat_remote = sa->nat_remote;
 	sa->info.mobike = sa->peer_mobike && sa->cfg.mobike;

@@ -226,6 +226,16 @@ int ike_child_apply_cp(struct ike_sa *sa, const struct ike_chain *c)
 	return 0;
 }
 
+unsigned ike_child_count(const struct ike_sa *sa)
+{
+	unsigned i, n = 0;
+
+	for (i = 0; i < IKE_MAX_CHILDREN; i++)
+		if (sa->child[i].state != IKE_CHILD_FREE)
+			n++;
+	return n;
+}
+
 struct ike_child *ike_child_by_spi_in(struct ike_sa *sa, uint32_t spi_in)
 {
 	unsigned i;
@@ -275,7 +285,7 @@ static bool ts_valid(const struct ike_ts_list *l)
 
 int ike_child_install_parts(struct ike_sa *sa, const struct ike_proposal *chosen,
 			    const struct ike_ts_list *tsi, const struct ike_ts_list *tsr,
-			    uint32_t spi_in, const uint8_t *ni, size_t ni_len,
+			    uint32_t spi_in, uint32_t spi_out, const uint8_t *ni, size_t ni_len,
 			    const uint8_t *nr, size_t nr_len, const uint8_t *gir,
 			    size_t gir_len, bool we_initiated, uint32_t replaces)
 {
@@ -311,7 +321,7 @@ int ike_child_install_parts(struct ike_sa *sa, const struct ike_proposal *chosen
 	}
 	memset(&info, 0, sizeof(info));
 	info.spi_in = spi_in;
-	info.spi_out = get_be32(chosen->spi);
+	info.spi_out = spi_out;
 	info.replaces_spi_in = replaces;
 	info.algs = algs;
 	info.esn = esn;
@@ -374,6 +384,7 @@ int ike_child_install(struct ike_sa *sa, const struct ike_chain *c, uint32_t spi
 			 "traffic selectors unacceptable: the gateway's answer has none we can use");
 		return -EBADMSG;
 	}
-	return ike_child_install_parts(sa, &sap.p[0], &tsi, &tsr, spi_in, ni, ni_len,
+	return ike_child_install_parts(sa, &sap.p[0], &tsi, &tsr, spi_in,
+				       get_be32(sap.p[0].spi), ni, ni_len,
 				       nr, nr_len, gir, gir_len, we_initiated, replaces);
 }

@@ -2,9 +2,7 @@
  * rekey_child timer fires and when the gateway rekeys. PFS (a KE payload)
  * is used when the ESP proposals name a group.
  *
- * Rekeying the IKE SA itself is refused with NO_ADDITIONAL_SAS for now: the
- * gateway then keeps the IKE SA until it re-authenticates, which it does by
- * starting over (the session reconnects). */
+ * Rekeying the IKE SA itself lives in ike_rekey.c. */
 #include <errno.h>
 #include <string.h>
 
@@ -141,6 +139,10 @@ void ike_create_child_recv_response(struct ike_sa *sa, const struct ike_header *
 	struct ike_child *old;
 
 	(void)h;
+	if (sa->task == IKE_TASK_REKEY_IKE) {
+		ike_rekey_ike_recv_response(sa, c);
+		return;
+	}
 	if (sa->task != IKE_TASK_REKEY_CHILD)
 		return;
 	ike_request_done(sa);
@@ -281,7 +283,7 @@ void ike_create_child_recv_request(struct ike_sa *sa, const struct ike_header *h
 	struct crypto_dh *dh = NULL;
 	uint8_t gir[IKE_GIR_MAX];
 	size_t gir_len = 0;
-	uint32_t spi_in;
+	uint32_t spi_in, spi_out;
 	int err;
 
 	if (sa->state != IKE_STATE_ESTABLISHED)
@@ -292,20 +294,33 @@ void ike_create_child_recv_request(struct ike_sa *sa, const struct ike_header *h
 		return;
 	}
 	if (offer.p[0].protocol == IKE_PROTO_IKE) {
-		answer_error(sa, h, IKE_N_NO_ADDITIONAL_SAS);
+		uint16_t refuse = ike_rekey_ike_recv_request(sa, h, c, &offer);
+
+		if (refuse)
+			answer_error(sa, h, refuse);
 		return;
 	}
 	p = ike_chain_find_notify(c, IKE_N_REKEY_SA);
-	if (!p || ike_parse_notify(p, &n) || n.spi_len != 4) {
-		/* A new Child SA the gateway wants on its own: not for a client. */
-		answer_error(sa, h, IKE_N_NO_ADDITIONAL_SAS);
-		return;
-	}
-	/* REKEY_SA names the SA by the sender's inbound SPI: our outbound. */
-	old = ike_child_by_spi_out(sa, get_be32(n.spi));
-	if (!old) {
-		answer_error(sa, h, IKE_N_CHILD_SA_NOT_FOUND);
-		return;
+	if (!p) {
+		/* A new Child SA from the gateway: taken only to replace ours
+		 * when it has none left (strongSwan recreates a Child SA that
+		 * expired before it could be rekeyed); a client wants no more. */
+		if (ike_child_count(sa)) {
+			answer_error(sa, h, IKE_N_NO_ADDITIONAL_SAS);
+			return;
+		}
+		old = NULL;
+	} else {
+		if (ike_parse_notify(p, &n) || n.spi_len != 4) {
+			answer_error(sa, h, IKE_N_INVALID_SYNTAX);
+			return;
+		}
+		/* REKEY_SA names the SA by the sender's inbound SPI: our outbound. */
+		old = ike_child_by_spi_out(sa, get_be32(n.spi));
+		if (!old) {
+			answer_error(sa, h, IKE_N_CHILD_SA_NOT_FOUND);
+			return;
+		}
 	}
 	p = ike_chain_find(c, IKE_PT_NONCE);
 	if (!p || ike_parse_nonce(p, &ni) ||
@@ -328,6 +343,15 @@ void ike_create_child_recv_request(struct ike_sa *sa, const struct ike_header *h
 		answer_error(sa, h, IKE_N_TEMPORARY_FAILURE);
 		return;
 	}
+	/* Their SPI (our outbound) is in their proposal of the same number. */
+	spi_out = 0;
+	for (unsigned i = 0; i < offer.n; i++)
+		if (offer.p[i].num == rr.chosen.num && offer.p[i].spi_len == 4)
+			spi_out = get_be32(offer.p[i].spi);
+	if (spi_out < 256) {
+		answer_error(sa, h, IKE_N_INVALID_SYNTAX);
+		return;
+	}
 	put_be32(rr.chosen.spi, spi_in);
 	crypto_random(rr.nr, sizeof(rr.nr));
 	rr.group = p ? ke.group : 0;
@@ -343,10 +367,14 @@ void ike_create_child_recv_request(struct ike_sa *sa, const struct ike_header *h
 		}
 		crypto_dh_free(dh);
 	}
-	uint32_t old_in = old->spi_in;
-	old->state = IKE_CHILD_REKEYED;
+	uint32_t old_in = 0;
+
+	if (old) {
+		old_in = old->spi_in;
+		old->state = IKE_CHILD_REKEYED;
+	}
 	/* Keys first, so the new inbound SA exists when the gateway uses it. */
-	err = ike_child_install_parts(sa, &rr.chosen, &rr.tsi, &rr.tsr, spi_in, ni.data,
+	err = ike_child_install_parts(sa, &rr.chosen, &rr.tsi, &rr.tsr, spi_in, spi_out, ni.data,
 				      ni.len, rr.nr, sizeof(rr.nr), rr.group ? gir : NULL,
 				      gir_len, false, old_in);
 	crypto_wipe(gir, sizeof(gir));

@@ -34,6 +34,7 @@ enum ike_task {
 	IKE_TASK_REKEY_IKE,
 	IKE_TASK_REKEY_CHILD,
 	IKE_TASK_DELETE_CHILD,
+	IKE_TASK_DELETE_OLD_IKE, /* the Delete of the IKE SA a rekey replaced */
 	IKE_TASK_DPD,
 };
 
@@ -92,6 +93,19 @@ struct ike_rekey {
 	struct crypto_dh *dh;
 };
 
+/* One generation of the IKE SA: SPIs, SK ciphers and message counters. A
+ * rekey makes a new generation; the previous one lives on (sa->old) only
+ * until its Delete exchange is over. */
+struct ike_gen {
+	uint64_t spi_i, spi_r;    /* as in the header: the original initiator's first */
+	bool orig_initiator;      /* we are this generation's original initiator */
+	struct crypto_cipher *c_out, *c_in;
+	uint32_t next_msgid;      /* our next request */
+	uint32_t peer_msgid;      /* the peer's next request */
+	bool have_resp;
+	struct ike_outmsg resp;   /* last response, resent on a retransmitted request */
+};
+
 struct ike_sa {
 	uv_loop_t *loop;
 	struct ike_cfg cfg;
@@ -106,8 +120,10 @@ struct ike_sa {
 	struct sockaddr_storage local, remote;
 	bool natt; /* talk to port 4500 with the non-ESP marker */
 
+	struct ike_gen g;     /* current generation */
+	struct ike_gen *old;  /* the one a rekey replaced, until deleted */
+
 	/* IKE_SA_INIT */
-	uint64_t spi_i, spi_r;
 	uint8_t ni[IKE_NONCE_LEN];
 	uint8_t nr[IKE_NONCE_MAX_LEN];
 	size_t nr_len;
@@ -125,7 +141,6 @@ struct ike_sa {
 	struct ike_proposal ike_prop;
 	struct ike_sa_keys keys;
 	bool have_keys;
-	struct crypto_cipher *c_out, *c_in;
 	bool peer_mobike, peer_frag;
 	uint16_t peer_hash_algs[8];
 	size_t n_peer_hash_algs;
@@ -135,19 +150,14 @@ struct ike_sa {
 	size_t peer_id_body_len;
 
 	/* requests we send */
-	uint32_t next_msgid;
 	enum ike_task task;      /* outstanding request, NONE if idle */
+	struct ike_gen *req_gen; /* the generation it travels on */
 	unsigned pending;        /* bit per enum ike_task waiting to start */
 	struct ike_outmsg req;
 	unsigned tries;
 	uint64_t req_first_ms;     /* when the outstanding request was first sent */
 	uint32_t retransmit_ms;
 	int path_errors;
-
-	/* requests we answer */
-	uint32_t peer_msgid;     /* next message ID we expect from the peer */
-	bool have_resp;
-	struct ike_outmsg resp;  /* last response, resent on a retransmitted request */
 
 	uint8_t *scratch;        /* assembly of a received fragmented message */
 	struct ike_frag_reasm *frag;
@@ -173,6 +183,7 @@ struct ike_sa {
 	uv_timer_t t_rekey_ike;
 	uv_timer_t t_rekey_child;
 	uv_timer_t t_delete;       /* our Delete went unanswered long enough */
+	uv_timer_t t_old_sa;       /* a rekeyed IKE SA waits this long for its Delete */
 };
 
 /* ---- sa.c: state, sending, receiving ---- */
@@ -195,6 +206,12 @@ int ike_send_response(struct ike_sa *sa, uint8_t exchange, uint32_t msgid,
 void ike_request_done(struct ike_sa *sa);
 /* Queue a task; it starts when no request is outstanding. */
 void ike_schedule(struct ike_sa *sa, enum ike_task task);
+
+/* Generations (sa.c): retire moves the current one to sa->old and leaves
+ * a fresh one to fill; drop frees the old one. */
+int ike_gen_retire(struct ike_sa *sa);
+void ike_drop_old(struct ike_sa *sa);
+void ike_gen_clear(struct ike_gen *g);
 
 /* ---- sa_init.c ---- */
 int ike_sa_init_send(struct ike_sa *sa);
@@ -237,10 +254,11 @@ int ike_child_install(struct ike_sa *sa, const struct ike_chain *c,
 		      size_t gir_len, bool we_initiated, uint32_t replaces);
 int ike_child_install_parts(struct ike_sa *sa, const struct ike_proposal *chosen,
 			    const struct ike_ts_list *tsi, const struct ike_ts_list *tsr,
-			    uint32_t spi_in, const uint8_t *ni, size_t ni_len,
+			    uint32_t spi_in, uint32_t spi_out, const uint8_t *ni, size_t ni_len,
 			    const uint8_t *nr, size_t nr_len, const uint8_t *gir,
 			    size_t gir_len, bool we_initiated, uint32_t replaces);
 struct ike_child *ike_child_by_spi_in(struct ike_sa *sa, uint32_t spi_in);
+unsigned ike_child_count(const struct ike_sa *sa);
 struct ike_child *ike_child_by_spi_out(struct ike_sa *sa, uint32_t spi_out);
 void ike_child_remove(struct ike_sa *sa, struct ike_child *ch, bool report);
 int ike_child_new_spi(struct ike_sa *sa, uint32_t *spi);
@@ -257,7 +275,15 @@ int ike_dpd_send(struct ike_sa *sa);
 int ike_delete_ike_send(struct ike_sa *sa);
 int ike_delete_child_send(struct ike_sa *sa);
 
-/* ---- create_child.c: rekeying ---- */
+/* ---- ike_rekey.c: rekeying the IKE SA ---- */
+int ike_rekey_ike_send(struct ike_sa *sa, uint16_t group);
+void ike_rekey_ike_recv_response(struct ike_sa *sa, const struct ike_chain *c);
+uint16_t ike_rekey_ike_recv_request(struct ike_sa *sa, const struct ike_header *h,
+				    const struct ike_chain *c,
+				    const struct ike_sa_payload *offer);
+int ike_delete_old_send(struct ike_sa *sa);
+
+/* ---- create_child.c: rekeying Child SAs ---- */
 int ike_rekey_child_send(struct ike_sa *sa);
 void ike_create_child_recv_response(struct ike_sa *sa, const struct ike_header *h,
 				    const struct ike_chain *c);
@@ -271,5 +297,6 @@ bool ike_has_notify(const struct ike_chain *c, uint16_t type);
 void ike_addr_str(const struct sockaddr *a, char *out, size_t cap);
 void ike_arm_established_timers(struct ike_sa *sa);
 void ike_arm_rekey_child(struct ike_sa *sa, uint32_t seconds);
+void ike_arm_rekey_ike(struct ike_sa *sa, uint32_t seconds);
 
 #endif

@@ -129,6 +129,9 @@ void ike_info_recv_response(struct ike_sa *sa, const struct ike_header *h,
 	case IKE_TASK_DELETE_IKE:
 		ike_fail(sa, IKE_FAIL_CLOSED_BY_USER, "closed");
 		break;
+	case IKE_TASK_DELETE_OLD_IKE:
+		ike_drop_old(sa);
+		break;
 	case IKE_TASK_DELETE_CHILD:
 		ch = ike_child_by_spi_in(sa, sa->del_child_spi_in);
 		if (ch)

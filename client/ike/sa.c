@@ -90,12 +90,12 @@ int ike_set_state(struct ike_sa *sa, enum ike_state to, const char *why)
 {
 	if (!transition_allowed(sa->state, to)) {
 		vlog_err(IKE_LOG, "IKE SA %016llx: refusing move %s -> %s (%s)",
-			 (unsigned long long)sa->spi_i, ike_state_name(sa->state),
+			 (unsigned long long)sa->g.spi_i, ike_state_name(sa->state),
 			 ike_state_name(to), why);
 		return -EPROTO;
 	}
 	vlog_info(IKE_LOG, "IKE SA %016llx: %s -> %s (%s)",
-		  (unsigned long long)sa->spi_i, ike_state_name(sa->state),
+		  (unsigned long long)sa->g.spi_i, ike_state_name(sa->state),
 		  ike_state_name(to), why);
 	sa->state = to;
 	return 0;
@@ -114,6 +114,7 @@ static void stop_timers(struct ike_sa *sa)
 	uv_timer_stop(&sa->t_rekey_ike);
 	uv_timer_stop(&sa->t_rekey_child);
 	uv_timer_stop(&sa->t_delete);
+	uv_timer_stop(&sa->t_old_sa);
 }
 
 void ike_fail(struct ike_sa *sa, enum ike_fail why, const char *fmt, ...)
@@ -135,10 +136,10 @@ void ike_fail(struct ike_sa *sa, enum ike_fail why, const char *fmt, ...)
 	sa->closed_reported = true;
 	if (why == IKE_FAIL_CLOSED_BY_USER || why == IKE_FAIL_DELETED)
 		vlog_notice(IKE_LOG, "IKE SA %016llx closed: %s",
-			    (unsigned long long)sa->spi_i, reason);
+			    (unsigned long long)sa->g.spi_i, reason);
 	else
 		vlog_err(IKE_LOG, "IKE SA %016llx failed (%s): %s",
-			 (unsigned long long)sa->spi_i, ike_fail_name(why), reason);
+			 (unsigned long long)sa->g.spi_i, ike_fail_name(why), reason);
 	for (i = 0; i < IKE_MAX_CHILDREN; i++)
 		if (sa->child[i].state != IKE_CHILD_FREE)
 			ike_child_remove(sa, &sa->child[i], true);
@@ -160,7 +161,7 @@ static bool remote_is_ipv6(const struct ike_sa *sa)
 
 /* Fragment the (unsealed) message in b: its inner payloads become SKF
  * datagrams appended to out. RFC 7383 2.5. */
-static int fragment(struct ike_sa *sa, struct ike_builder *b,
+static int fragment(struct ike_sa *sa, const struct ike_gen *gen, struct ike_builder *b,
 		    const struct ike_header *h, struct ike_outmsg *out)
 {
 	struct ike_frag_plan plan;
@@ -172,7 +173,7 @@ static int fragment(struct ike_sa *sa, struct ike_builder *b,
 	uint16_t num;
 	int err;
 
-	err = ike_frag_plan_for(sa->c_out, inner_len, max_msg, &plan);
+	err = ike_frag_plan_for(gen->c_out, inner_len, max_msg, &plan);
 	if (err)
 		return err;
 	if (plan.count > IKE_REQ_MAX_FRAGS)
@@ -185,7 +186,7 @@ static int fragment(struct ike_sa *sa, struct ike_builder *b,
 		size_t len;
 
 		fh.next = IKE_PT_SKF;
-		err = ike_frag_seal(sa->c_out, &fh, first, inner, inner_len, &plan,
+		err = ike_frag_seal(gen->c_out, &fh, first, inner, inner_len, &plan,
 				    num, out->buf + at, IKE_MSG_MAX * 2 - at, &len);
 		if (err)
 			return err;
@@ -201,15 +202,17 @@ static int fragment(struct ike_sa *sa, struct ike_builder *b,
 	return 0;
 }
 
-static int build_message(struct ike_sa *sa, uint8_t exchange, uint32_t msgid,
-			 bool response, ike_build_fn build, struct ike_outmsg *out)
+static int build_message(struct ike_sa *sa, const struct ike_gen *gen, uint8_t exchange,
+			 uint32_t msgid, bool response, ike_build_fn build,
+			 struct ike_outmsg *out)
 {
 	struct ike_header h = {
-		.spi_i = sa->spi_i,
-		.spi_r = sa->spi_r,
+		.spi_i = gen->spi_i,
+		.spi_r = gen->spi_r,
 		.version = IKE_VERSION_BYTE,
 		.exchange = exchange,
-		.flags = IKE_HDR_FLAG_INITIATOR | (response ? IKE_HDR_FLAG_RESPONSE : 0),
+		.flags = (gen->orig_initiator ? IKE_HDR_FLAG_INITIATOR : 0) |
+			 (response ? IKE_HDR_FLAG_RESPONSE : 0),
 		.msgid = msgid,
 	};
 	struct ike_builder b;
@@ -233,20 +236,20 @@ static int build_message(struct ike_sa *sa, uint8_t exchange, uint32_t msgid,
 		out->used = len;
 		return 0;
 	}
-	if (!sa->c_out)
+	if (!gen->c_out)
 		return -EINVAL;
-	err = ike_build_sk_begin(&b, cipher_iv_len(sa->c_out));
+	err = ike_build_sk_begin(&b, cipher_iv_len(gen->c_out));
 	if (!err)
 		err = build(sa, &b);
 	if (err)
 		return err;
 	inner_len = ike_build_sk_inner_len(&b);
-	total = b.sk_hdr + IKE_PAYLOAD_HDR_LEN + ike_sk_overhead(sa->c_out, inner_len) + inner_len;
+	total = b.sk_hdr + IKE_PAYLOAD_HDR_LEN + ike_sk_overhead(gen->c_out, inner_len) + inner_len;
 	if (sa->peer_frag && sa->cfg.fragmentation &&
 	    total > ike_frag_max_msg(sa->cfg.frag_mtu, remote_is_ipv6(sa), sa->natt))
-		return fragment(sa, &b, &h, out);
+		return fragment(sa, gen, &b, &h, out);
 	(void)aad_len;
-	err = ike_build_sk_seal(&b, sa->c_out, &len);
+	err = ike_build_sk_seal(&b, gen->c_out, &len);
 	if (err)
 		return err;
 	if (len > IKE_MSG_MAX)
@@ -276,18 +279,24 @@ static void on_retransmit(uv_timer_t *t);
 int ike_send_request(struct ike_sa *sa, enum ike_task task, uint8_t exchange,
 		     ike_build_fn build)
 {
-	uint32_t msgid = exchange == IKE_EXCH_IKE_SA_INIT ? 0 : sa->next_msgid;
+	/* The Delete of a rekeyed IKE SA travels on that old generation. */
+	struct ike_gen *gen = task == IKE_TASK_DELETE_OLD_IKE ? sa->old : &sa->g;
+	uint32_t msgid;
 	int err;
 
+	if (!gen)
+		return -EINVAL;
+	msgid = exchange == IKE_EXCH_IKE_SA_INIT ? 0 : gen->next_msgid;
 	if (sa->task != IKE_TASK_NONE && sa->task != task)
 		return -EBUSY;
-	err = build_message(sa, exchange, msgid, false, build, &sa->req);
+	err = build_message(sa, gen, exchange, msgid, false, build, &sa->req);
 	if (err) {
 		vlog_err(IKE_LOG, "building %s request %u: %s",
 			 ike_exchange_name(exchange), msgid, ike_strerror(err));
 		return err;
 	}
 	sa->task = task;
+	sa->req_gen = gen;
 	sa->tries = 1;
 	sa->req_first_ms = ike_now_ms(sa);
 	sa->retransmit_ms = sa->cfg.retransmit_base_ms;
@@ -301,30 +310,38 @@ int ike_send_request(struct ike_sa *sa, enum ike_task task, uint8_t exchange,
 	return 0;
 }
 
-int ike_send_response(struct ike_sa *sa, uint8_t exchange, uint32_t msgid,
-		      ike_build_fn build)
+static int send_response_gen(struct ike_sa *sa, struct ike_gen *gen, uint8_t exchange,
+			     uint32_t msgid, ike_build_fn build)
 {
-	int err = build_message(sa, exchange, msgid, true, build, &sa->resp);
+	int err = build_message(sa, gen, exchange, msgid, true, build, &gen->resp);
 
 	if (err) {
 		vlog_err(IKE_LOG, "building %s response %u: %s",
 			 ike_exchange_name(exchange), msgid, ike_strerror(err));
-		sa->have_resp = false;
+		gen->have_resp = false;
 		return err;
 	}
-	sa->have_resp = true;
-	sa->peer_msgid = msgid + 1;
-	err = transmit(sa, &sa->resp);
+	gen->have_resp = true;
+	gen->peer_msgid = msgid + 1;
+	err = transmit(sa, &gen->resp);
 	if (err)
 		vlog_warn(IKE_LOG, "sending %s response %u: %s",
 			  ike_exchange_name(exchange), msgid, strerror(-err));
 	return 0;
 }
 
+int ike_send_response(struct ike_sa *sa, uint8_t exchange, uint32_t msgid,
+		      ike_build_fn build)
+{
+	return send_response_gen(sa, &sa->g, exchange, msgid, build);
+}
+
 void ike_request_done(struct ike_sa *sa)
 {
 	uv_timer_stop(&sa->t_retransmit);
-	sa->next_msgid = sa->req.msgid + 1;
+	if (sa->req_gen)
+		sa->req_gen->next_msgid = sa->req.msgid + 1;
+	sa->req_gen = NULL;
 	sa->task = IKE_TASK_NONE;
 	sa->path_errors = 0;
 }
@@ -338,8 +355,8 @@ void ike_schedule(struct ike_sa *sa, enum ike_task task)
 static void run_pending(struct ike_sa *sa)
 {
 	static const enum ike_task order[] = {
-		IKE_TASK_DELETE_IKE, IKE_TASK_DELETE_CHILD, IKE_TASK_REKEY_IKE,
-		IKE_TASK_REKEY_CHILD, IKE_TASK_DPD,
+		IKE_TASK_DELETE_IKE, IKE_TASK_DELETE_OLD_IKE, IKE_TASK_DELETE_CHILD,
+		IKE_TASK_REKEY_IKE, IKE_TASK_REKEY_CHILD, IKE_TASK_DPD,
 	};
 	size_t i;
 
@@ -359,10 +376,8 @@ static void run_pending(struct ike_sa *sa)
 		case IKE_TASK_REKEY_CHILD: err = ike_rekey_child_send(sa); break;
 		case IKE_TASK_DELETE_CHILD: err = ike_delete_child_send(sa); break;
 		case IKE_TASK_DPD: err = ike_dpd_send(sa); break;
-		case IKE_TASK_REKEY_IKE:
-			/* IKE SA rekeying is not offered yet: we re-arm and let
-			 * the gateway rekey (we answer its CREATE_CHILD_SA). */
-			break;
+		case IKE_TASK_REKEY_IKE: err = ike_rekey_ike_send(sa, 0); break;
+		case IKE_TASK_DELETE_OLD_IKE: err = ike_delete_old_send(sa); break;
 		default: break;
 		}
 		if (err)
@@ -429,8 +444,8 @@ static void on_connect_timeout(uv_timer_t *t)
 
 /* Open the SK or SKF payload. Returns 1 with `inner` filled when a whole
  * message is there, 0 when a fragment was stored, negative on error. */
-static int unprotect(struct ike_sa *sa, uint8_t *buf, const struct ike_msg *m,
-		     struct ike_chain *inner)
+static int unprotect(struct ike_sa *sa, const struct ike_gen *gen, uint8_t *buf,
+		     const struct ike_msg *m, struct ike_chain *inner)
 {
 	const struct ike_payload *last;
 	struct ike_skf skf;
@@ -438,11 +453,11 @@ static int unprotect(struct ike_sa *sa, uint8_t *buf, const struct ike_msg *m,
 	size_t plain_len, len;
 	int err;
 
-	if (!sa->c_in || m->chain.n == 0)
+	if (!gen->c_in || m->chain.n == 0)
 		return -EBADMSG;
 	last = &m->chain.pl[m->chain.n - 1];
 	if (last->type == IKE_PT_SK) {
-		err = ike_sk_decrypt(sa->c_in, buf, m, inner);
+		err = ike_sk_decrypt(gen->c_in, buf, m, inner);
 		return err ? err : 1;
 	}
 	if (last->type != IKE_PT_SKF) {
@@ -452,7 +467,7 @@ static int unprotect(struct ike_sa *sa, uint8_t *buf, const struct ike_msg *m,
 	}
 	if (!sa->cfg.fragmentation)
 		return -EBADMSG;
-	err = ike_skf_decrypt(sa->c_in, buf, m, &skf, &plain, &plain_len);
+	err = ike_skf_decrypt(gen->c_in, buf, m, &skf, &plain, &plain_len);
 	if (err)
 		return err;
 	if (!sa->frag) {
@@ -517,14 +532,14 @@ static void peer_seen(struct ike_sa *sa)
 		uv_timer_start(&sa->t_dpd, on_dpd, sa->cfg.dpd_interval_s * 1000ull, 0);
 }
 
-static void recv_response(struct ike_sa *sa, uint8_t *buf, size_t len,
-			  struct ike_msg *m)
+static void recv_response(struct ike_sa *sa, struct ike_gen *gen, uint8_t *buf,
+			  size_t len, struct ike_msg *m)
 {
 	struct ike_chain inner;
 	int err;
 
 	if (sa->task == IKE_TASK_NONE || m->hdr.msgid != sa->req.msgid ||
-	    m->hdr.exchange != sa->req.exchange) {
+	    m->hdr.exchange != sa->req.exchange || gen != sa->req_gen) {
 		vlog_debug(IKE_LOG, "unexpected %s response %u: dropped",
 			   ike_exchange_name(m->hdr.exchange), m->hdr.msgid);
 		return;
@@ -533,62 +548,114 @@ static void recv_response(struct ike_sa *sa, uint8_t *buf, size_t len,
 		ike_sa_init_recv(sa, m, buf, len);
 		return;
 	}
-	if (m->hdr.spi_r != sa->spi_r) {
-		vlog_warn(IKE_LOG, "response with unknown responder SPI %016llx: dropped",
-			  (unsigned long long)m->hdr.spi_r);
-		return;
-	}
-	err = unprotect(sa, buf, m, &inner);
+	err = unprotect(sa, gen, buf, m, &inner);
 	if (err <= 0)
 		return; /* a fragment, or refused (logged) */
 	peer_seen(sa);
 	dispatch_response(sa, m, &inner);
 }
 
-static void recv_request(struct ike_sa *sa, uint8_t *buf, struct ike_msg *m)
+static int build_empty(struct ike_sa *sa, struct ike_builder *b)
+{
+	(void)sa;
+	(void)b;
+	return 0;
+}
+
+/* A request on the generation a rekey replaced: only its Delete (or a
+ * liveness check) is expected; answered on that generation. */
+static void old_request(struct ike_sa *sa, const struct ike_msg *m,
+			const struct ike_chain *inner)
+{
+	bool delete_ike = false;
+	unsigned i;
+
+	if (m->hdr.exchange != IKE_EXCH_INFORMATIONAL) {
+		vlog_info(IKE_LOG, "%s request on the rekeyed IKE SA ignored",
+			  ike_exchange_name(m->hdr.exchange));
+		return;
+	}
+	for (i = 0; i < inner->n; i++) {
+		struct ike_delete d;
+
+		if (inner->pl[i].type == IKE_PT_DELETE && !ike_parse_delete(&inner->pl[i], &d) &&
+		    d.protocol == IKE_PROTO_IKE)
+			delete_ike = true;
+	}
+	send_response_gen(sa, sa->old, IKE_EXCH_INFORMATIONAL, m->hdr.msgid, build_empty);
+	if (delete_ike) {
+		vlog_info(IKE_LOG, "rekeyed IKE SA %016llx_i %016llx_r deleted by the peer",
+			  (unsigned long long)sa->old->spi_i, (unsigned long long)sa->old->spi_r);
+		ike_drop_old(sa);
+	}
+}
+
+static void recv_request(struct ike_sa *sa, struct ike_gen *gen, uint8_t *buf,
+			 struct ike_msg *m)
 {
 	struct ike_chain inner;
 	int err;
 
-	if (!sa->have_keys || m->hdr.spi_r != sa->spi_r)
+	if (!sa->have_keys)
 		return;
-	if (sa->have_resp && m->hdr.msgid + 1 == sa->peer_msgid) {
+	if (gen->have_resp && m->hdr.msgid + 1 == gen->peer_msgid) {
 		vlog_info(IKE_LOG, "peer retransmitted %s request %u: answering again",
 			  ike_exchange_name(m->hdr.exchange), m->hdr.msgid);
-		transmit(sa, &sa->resp);
+		transmit(sa, &gen->resp);
 		return;
 	}
-	if (m->hdr.msgid != sa->peer_msgid) {
+	if (m->hdr.msgid != gen->peer_msgid) {
 		vlog_warn(IKE_LOG, "peer request %u out of window (expecting %u): dropped",
-			  m->hdr.msgid, sa->peer_msgid);
+			  m->hdr.msgid, gen->peer_msgid);
 		return;
 	}
-	err = unprotect(sa, buf, m, &inner);
+	err = unprotect(sa, gen, buf, m, &inner);
 	if (err <= 0)
 		return;
 	peer_seen(sa);
-	dispatch_request(sa, m, &inner);
+	if (gen == sa->old)
+		old_request(sa, m, &inner);
+	else
+		dispatch_request(sa, m, &inner);
+}
+
+/* Which generation a message belongs to, by its SPIs; NULL for none. */
+static struct ike_gen *gen_of(struct ike_sa *sa, const struct ike_header *h)
+{
+	if (h->spi_i == sa->g.spi_i &&
+	    (h->spi_r == sa->g.spi_r ||
+	     (h->exchange == IKE_EXCH_IKE_SA_INIT && sa->state == IKE_STATE_INIT_SENT)))
+		return &sa->g;
+	if (sa->old && h->spi_i == sa->old->spi_i && h->spi_r == sa->old->spi_r)
+		return sa->old;
+	return NULL;
 }
 
 void ike_sa_recv(struct ike_sa *sa, uint8_t *buf, size_t len)
 {
+	struct ike_gen *gen;
 	struct ike_msg m;
+	uint8_t peer_i;
 
 	if (sa->state == IKE_STATE_CLOSED || sa->state == IKE_STATE_IDLE)
 		return;
 	if (ike_decode(buf, len, &m))
 		return; /* logged by the codec */
-	if (m.hdr.spi_i != sa->spi_i) {
-		vlog_debug(IKE_LOG, "message for another IKE SA (%016llx): dropped",
-			   (unsigned long long)m.hdr.spi_i);
+	gen = gen_of(sa, &m.hdr);
+	if (!gen) {
+		vlog_debug(IKE_LOG, "message for another IKE SA (%016llx_i %016llx_r): dropped",
+			   (unsigned long long)m.hdr.spi_i, (unsigned long long)m.hdr.spi_r);
 		return;
 	}
-	if (m.hdr.flags & IKE_HDR_FLAG_RESPONSE)
-		recv_response(sa, buf, len, &m);
-	else if (!(m.hdr.flags & IKE_HDR_FLAG_INITIATOR))
-		recv_request(sa, buf, &m);
+	/* The peer's messages carry the I flag when it is the original
+	 * initiator of that generation (after it rekeyed the IKE SA). */
+	peer_i = gen->orig_initiator ? 0 : IKE_HDR_FLAG_INITIATOR;
+	if ((m.hdr.flags & IKE_HDR_FLAG_INITIATOR) != peer_i)
+		vlog_warn(IKE_LOG, "message with the wrong Initiator flag: dropped");
+	else if (m.hdr.flags & IKE_HDR_FLAG_RESPONSE)
+		recv_response(sa, gen, buf, len, &m);
 	else
-		vlog_warn(IKE_LOG, "request claiming to come from the initiator: dropped");
+		recv_request(sa, gen, buf, &m);
 	run_pending(sa);
 }
 
@@ -643,6 +710,11 @@ static void on_rekey_ike(uv_timer_t *t)
 	run_pending(sa);
 }
 
+void ike_arm_rekey_ike(struct ike_sa *sa, uint32_t seconds)
+{
+	uv_timer_start(&sa->t_rekey_ike, on_rekey_ike, seconds * 1000ull, 0);
+}
+
 void ike_arm_rekey_child(struct ike_sa *sa, uint32_t seconds)
 {
 	uv_timer_start(&sa->t_rekey_child, on_rekey_child, seconds * 1000ull, 0);
@@ -667,7 +739,7 @@ int ike_sa_new(uv_loop_t *loop, const struct ike_cfg *cfg,
 	       const struct ike_sa_ops *ops, void *arg, struct ike_sa **out)
 {
 	struct ike_sa *sa;
-	uv_timer_t *timers[6];
+	uv_timer_t *timers[7];
 	size_t i;
 
 	if (!cfg->n_ike || !cfg->n_esp)
@@ -676,10 +748,10 @@ int ike_sa_new(uv_loop_t *loop, const struct ike_cfg *cfg,
 	if (!sa)
 		return -ENOMEM;
 	sa->req.buf = malloc(IKE_MSG_MAX * 2);
-	sa->resp.buf = malloc(IKE_MSG_MAX * 2);
-	if (!sa->req.buf || !sa->resp.buf) {
+	sa->g.resp.buf = malloc(IKE_MSG_MAX * 2);
+	if (!sa->req.buf || !sa->g.resp.buf) {
 		free(sa->req.buf);
-		free(sa->resp.buf);
+		free(sa->g.resp.buf);
 		free(sa);
 		return -ENOMEM;
 	}
@@ -697,19 +769,21 @@ int ike_sa_new(uv_loop_t *loop, const struct ike_cfg *cfg,
 	sa->arg = arg;
 	sa->state = IKE_STATE_IDLE;
 	do {
-		crypto_random(&sa->spi_i, sizeof(sa->spi_i));
-	} while (!sa->spi_i);
+		crypto_random(&sa->g.spi_i, sizeof(sa->g.spi_i));
+	} while (!sa->g.spi_i);
 	timers[0] = &sa->t_retransmit;
 	timers[1] = &sa->t_connect;
 	timers[2] = &sa->t_dpd;
 	timers[3] = &sa->t_rekey_ike;
 	timers[4] = &sa->t_rekey_child;
 	timers[5] = &sa->t_delete;
-	for (i = 0; i < 6; i++) {
+	timers[6] = &sa->t_old_sa;
+	for (i = 0; i < 7; i++) {
 		uv_timer_init(loop, timers[i]);
 		timers[i]->data = sa;
 	}
-	sa->handles_open = 6;
+	sa->handles_open = 7;
+	sa->g.orig_initiator = true;
 	*out = sa;
 	return 0;
 }
@@ -791,8 +865,8 @@ static void release(struct ike_sa *sa)
 
 	crypto_dh_free(sa->dh);
 	crypto_dh_free(sa->rekey.dh);
-	crypto_cipher_free(sa->c_out);
-	crypto_cipher_free(sa->c_in);
+	ike_drop_old(sa);
+	ike_gen_clear(&sa->g);
 	ike_keys_sa_wipe(&sa->keys);
 	crypto_wipe(&sa->eap, sizeof(sa->eap));
 	crypto_wipe(&sa->rekey, sizeof(sa->rekey));
@@ -801,7 +875,7 @@ static void release(struct ike_sa *sa)
 	free(sa->init_req);
 	free(sa->init_resp);
 	free(sa->req.buf);
-	free(sa->resp.buf);
+	free(sa->g.resp.buf);
 	free(sa->frag);
 	free(sa->scratch);
 	crypto_wipe(sa, sizeof(*sa));
@@ -829,6 +903,7 @@ void ike_sa_free(struct ike_sa *sa)
 	uv_close((uv_handle_t *)&sa->t_rekey_ike, on_handle_closed);
 	uv_close((uv_handle_t *)&sa->t_rekey_child, on_handle_closed);
 	uv_close((uv_handle_t *)&sa->t_delete, on_handle_closed);
+	uv_close((uv_handle_t *)&sa->t_old_sa, on_handle_closed);
 }
 
 enum ike_state ike_sa_state(const struct ike_sa *sa)
@@ -838,7 +913,68 @@ enum ike_state ike_sa_state(const struct ike_sa *sa)
 
 uint64_t ike_sa_spi_i(const struct ike_sa *sa)
 {
-	return sa->spi_i;
+	return sa->g.spi_i;
+}
+
+/* ---- generations ----------------------------------------------------------------- */
+
+static void on_old_sa_timeout(uv_timer_t *t)
+{
+	struct ike_sa *sa = t->data;
+
+	if (sa->old) {
+		vlog_info(IKE_LOG, "rekeyed IKE SA %016llx_i: no Delete came; dropped",
+			  (unsigned long long)sa->old->spi_i);
+		ike_drop_old(sa);
+	}
+}
+
+void ike_gen_clear(struct ike_gen *g)
+{
+	crypto_cipher_free(g->c_out);
+	crypto_cipher_free(g->c_in);
+	g->c_out = g->c_in = NULL;
+}
+
+int ike_gen_retire(struct ike_sa *sa)
+{
+	struct ike_gen *old = malloc(sizeof(*old));
+	uint8_t *buf = malloc(IKE_MSG_MAX * 2);
+
+	if (!old || !buf) {
+		free(old);
+		free(buf);
+		return -ENOMEM;
+	}
+	if (sa->old)
+		ike_drop_old(sa);
+	*old = sa->g;
+	sa->old = old;
+	/* The current generation starts over with a fresh response buffer. */
+	memset(&sa->g, 0, sizeof(sa->g));
+	sa->g.resp.buf = buf;
+	/* Bounded: a peer that never deletes it does not keep it alive. */
+	uv_timer_start(&sa->t_old_sa, on_old_sa_timeout, 60000, 0);
+	return 0;
+}
+
+void ike_drop_old(struct ike_sa *sa)
+{
+	struct ike_gen *old = sa->old;
+
+	if (!old)
+		return;
+	uv_timer_stop(&sa->t_old_sa);
+	if (sa->req_gen == old) {
+		uv_timer_stop(&sa->t_retransmit);
+		sa->task = IKE_TASK_NONE;
+		sa->req_gen = NULL;
+	}
+	ike_gen_clear(old);
+	free(old->resp.buf);
+	crypto_wipe(old, sizeof(*old));
+	free(old);
+	sa->old = NULL;
 }
 
 /* ---- helpers shared by the exchanges ------------------------------------------ */

@@ -87,11 +87,11 @@ static int build_init(struct ike_sa *sa, struct ike_builder *b)
 	 * the only ESP we speak (strongSwan's encap=yes does the same). */
 	if (sa->cfg.force_encap)
 		crypto_random(natd, sizeof(natd));
-	else if ((err = ike_natd_hash(sa->spi_i, 0, (struct sockaddr *)&sa->local, natd)))
+	else if ((err = ike_natd_hash(sa->g.spi_i, 0, (struct sockaddr *)&sa->local, natd)))
 		return err;
 	ike_build_notify(b, IKE_PROTO_NONE, NULL, 0, IKE_N_NAT_DETECTION_SOURCE_IP,
 			 natd, sizeof(natd));
-	err = ike_natd_hash(sa->spi_i, 0, (struct sockaddr *)&sa->remote, natd);
+	err = ike_natd_hash(sa->g.spi_i, 0, (struct sockaddr *)&sa->remote, natd);
 	if (err)
 		return err;
 	ike_build_notify(b, IKE_PROTO_NONE, NULL, 0,
@@ -134,7 +134,7 @@ int ike_sa_init_send(struct ike_sa *sa)
 		}
 		crypto_random(sa->ni, sizeof(sa->ni));
 	}
-	sa->spi_r = 0;
+	sa->g.spi_r = 0;
 	err = ike_send_request(sa, IKE_TASK_SA_INIT, IKE_EXCH_IKE_SA_INIT, build_init);
 	if (err)
 		return err;
@@ -226,7 +226,7 @@ static void read_status_notifies(struct ike_sa *sa, const struct ike_chain *c)
 			/* The gateway's address as it sees it, vs where we sent. */
 			saw_src = true;
 			if (n.len == IKE_NATD_HASH_LEN &&
-			    !ike_natd_hash(sa->spi_i, sa->spi_r,
+			    !ike_natd_hash(sa->g.spi_i, sa->g.spi_r,
 					   (struct sockaddr *)&sa->remote, expect) &&
 			    !memcmp(expect, n.data, n.len))
 				src_match = true;
@@ -235,7 +235,7 @@ static void read_status_notifies(struct ike_sa *sa, const struct ike_chain *c)
 			/* Our address as the gateway sees it, vs our local one. */
 			saw_dst = true;
 			if (n.len == IKE_NATD_HASH_LEN &&
-			    !ike_natd_hash(sa->spi_i, sa->spi_r,
+			    !ike_natd_hash(sa->g.spi_i, sa->g.spi_r,
 					   (struct sockaddr *)&sa->local, expect) &&
 			    !memcmp(expect, n.data, n.len))
 				dst_match = true;
@@ -313,14 +313,14 @@ static int derive(struct ike_sa *sa, const struct ike_msg *m)
 				gir, gir_len, skeyseed);
 	if (err)
 		goto out;
-	put_be64(spi_i, sa->spi_i);
-	put_be64(spi_r, sa->spi_r);
+	put_be64(spi_i, sa->g.spi_i);
+	put_be64(spi_r, sa->g.spi_r);
 	err = ike_keys_derive_sa(&algs, skeyseed, crypto_prf_len(algs.prf), sa->ni,
 				 sizeof(sa->ni), sa->nr, sa->nr_len, spi_i, spi_r,
 				 &sa->keys);
 	if (err)
 		goto out;
-	err = ike_keys_sa_ciphers(&sa->keys, 1, &sa->c_out, &sa->c_in);
+	err = ike_keys_sa_ciphers(&sa->keys, 1, &sa->g.c_out, &sa->g.c_in);
 	if (err)
 		goto out;
 	sa->have_keys = true;
@@ -348,7 +348,7 @@ void ike_sa_init_recv(struct ike_sa *sa, const struct ike_msg *m, uint8_t *buf,
 		ike_fail(sa, IKE_FAIL_PROTOCOL, "malformed IKE_SA_INIT response");
 		return;
 	}
-	sa->spi_r = m->hdr.spi_r;
+	sa->g.spi_r = m->hdr.spi_r;
 	err = derive(sa, m);
 	if (err) {
 		if (err == IKE_ERR_PROPOSAL_MISMATCH)
@@ -368,7 +368,7 @@ void ike_sa_init_recv(struct ike_sa *sa, const struct ike_msg *m, uint8_t *buf,
 	crypto_dh_free(sa->dh);
 	sa->dh = NULL;
 	vlog_info(IKE_LOG, "IKE SA %016llx_i %016llx_r: %s",
-		  (unsigned long long)sa->spi_i, (unsigned long long)sa->spi_r,
+		  (unsigned long long)sa->g.spi_i, (unsigned long long)sa->g.spi_r,
 		  sa->info.ike_alg);
 	/* RFC 7296 2.23 / RFC 4555 3.3: move to port 4500 when there is a NAT
 	 * or MOBIKE may be used; we always do, as ESP only runs in UDP. */

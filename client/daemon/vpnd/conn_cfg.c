@@ -208,6 +208,12 @@ int vpnd_profile_to_cfg(const struct vpn_profile *p, struct sess_cfg *cfg,
 	snprintf(cfg->name, sizeof(cfg->name), "%s", p->name);
 	snprintf(cfg->gateway, sizeof(cfg->gateway), "%s", p->gateway);
 	ic->mobike = p->mobike;
+	if (p->ike_rekey_s != VPN_PROFILE_UNSET)
+		ic->rekey_ike_s = p->ike_rekey_s;
+	if (p->esp_rekey_s != VPN_PROFILE_UNSET)
+		ic->rekey_child_s = p->esp_rekey_s;
+	if (p->dpd_s != VPN_PROFILE_UNSET)
+		ic->dpd_interval_s = p->dpd_s;
 
 	err = ike_proposals_parse(p->ike ? p->ike : DEFAULT_IKE, IKE_PROTO_IKE, ic->ike,
 				  IKE_MAX_PROPOSALS, &ic->n_ike, perr, sizeof(perr));
