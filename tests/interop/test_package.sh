@@ -116,7 +116,7 @@ trap '_pkg_on_exit' EXIT
 # --- Preconditions ---------------------------------------------------------------
 [[ -n "$BUILD" && -f "$BUILD/CMakeCache.txt" ]] ||
 	t_fail "VPN_BUILD_DIR must name a configured build tree (got '${BUILD}')"
-for tool in apt-get dpkg-deb dpkg-query systemd-analyze systemd-sysusers man groff unshare jq readelf flock; do
+for tool in apt-get dpkg-deb dpkg-query systemd-analyze systemd-sysusers man groff unshare setpriv jq readelf flock; do
 	command -v "$tool" >/dev/null || t_fail "$tool is missing (scripts/setup.sh installs it)"
 done
 
@@ -320,14 +320,27 @@ done
 t_log "ok: the man pages render without warnings"
 
 # --- vpnd and vpnctl together, with the example profile ------------------------------
-# vpnd in a network namespace of its own (only lo; nothing to touch on the
-# host), its socket, profiles and state in our temporary directory.
+# systemd is not PID 1 here, so the unit cannot be started; vpnd runs under
+# the unit's main restrictions instead: a network namespace of its own
+# (only lo; nothing to touch on the host), a read-only view of the whole
+# file system but our temporary directory (ProtectSystem=strict), only
+# CAP_NET_ADMIN in its bounding set, no ambient or inheritable capabilities,
+# no new privileges, and the group vpn as a supplementary group
+# (SupplementaryGroups=vpn), which is what lets it give its socket to vpn.
 mkdir -m 0700 "$TMP/profiles" "$TMP/state"
 install -m 0600 /usr/share/doc/vpnctl/examples/example.conf "$TMP/profiles/example.conf"
 (umask 077 && echo "package-test-secret" >"$TMP/profiles/example.psk")
 SOCK=$TMP/vpnd.sock
-env -u LD_LIBRARY_PATH unshare --net /usr/sbin/vpnd --foreground --socket "$SOCK" \
-	--profiles "$TMP/profiles" --state-dir "$TMP/state" >"$TMP/vpnd.log" 2>&1 &
+VPN_GID=$(getent group vpn | cut -d: -f3)
+# shellcheck disable=SC2016 # expanded by the inner sh
+env -u LD_LIBRARY_PATH unshare --net --mount -- sh -c '
+	set -e
+	mount --bind "$1" "$1"
+	mount -o remount,bind,ro /
+	exec setpriv --bounding-set -all,+net_admin --inh-caps -all --groups "$2" \
+		--no-new-privs -- /usr/sbin/vpnd --foreground --socket "$1/vpnd.sock" \
+		--profiles "$1/profiles" --state-dir "$1/state"' _ "$TMP" "$VPN_GID" \
+	>"$TMP/vpnd.log" 2>&1 &
 VPND_PID=$!
 for _ in $(seq 100); do
 	[[ -S "$SOCK" ]] && break
@@ -335,7 +348,7 @@ for _ in $(seq 100); do
 	sleep 0.1
 done
 [[ -S "$SOCK" ]] || { cat "$TMP/vpnd.log" >&2; t_fail "the installed vpnd did not create its socket within 10 s"; }
-t_log "ok: the installed vpnd listens on its socket"
+t_log "ok: the installed vpnd, confined like the unit, listens on its socket"
 t_check "socket is root:vpn 0660" test "$(stat -c '%a %U %G' "$SOCK")" = "660 root vpn"
 out=$(run_clean vpnctl --socket "$SOCK" --timeout 10 list) || { cat "$TMP/vpnd.log" >&2; t_fail "vpnctl list failed"; }
 grep -Eq '^example +disconnected$' <<<"$out" ||
