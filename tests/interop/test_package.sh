@@ -121,6 +121,7 @@ for tool in apt-get dpkg-deb dpkg-query systemd-analyze systemd-sysusers man gro
 done
 
 # One package test per machine at a time: the package and the group are global.
+mkdir -p /run/lock
 exec 9>/run/lock/vpn-pkgtest.lock
 flock -w 120 9 || t_fail "another package test holds /run/lock/vpn-pkgtest.lock"
 
