@@ -242,6 +242,81 @@ for p in $dep_names; do
 done
 t_log "ok: Depends is exactly what vpnd and vpnctl link (+ passwd for postinst)"
 
+# --- A fresh machine ------------------------------------------------------------------
+# What `apt install ./vpnctl_*.deb` would pull in on a minimal Debian (the
+# Essential and Priority: required packages with everything they depend on,
+# as debootstrap's minbase has them), simulated with that set as apt's dpkg
+# status: only vpnctl and its runtime dependencies, and the same set whether
+# apt installs Recommends or not.
+minimal_closure() {
+	dpkg-query -W -f='${db:Status-Abbrev}\t${Package}\t${Essential}\t${Priority}\t${Pre-Depends}, ${Depends}\t${Provides}\n' |
+	awk -F'\t' '
+	$1 ~ /^ii/ {
+		inst[$2] = 1; dep[$2] = $5
+		n = split($6, pv, ",")
+		for (i = 1; i <= n; i++) {
+			p = pv[i]; sub(/^ +/, "", p); sub(/[ (].*/, "", p)
+			if (p != "" && !(p in prov)) prov[p] = $2
+		}
+		if ($3 == "yes" || $4 == "required") work[++w] = $2
+	}
+	END {
+		while (w > 0) {
+			x = work[w--]
+			if (x in seen) continue
+			seen[x] = 1
+			n = split(dep[x], groups, ",")
+			for (i = 1; i <= n; i++) {
+				m = split(groups[i], alts, "|")
+				for (j = 1; j <= m; j++) {
+					a = alts[j]; gsub(/^ +| +$/, "", a); sub(/[ (].*/, "", a); sub(/:.*/, "", a)
+					if (a in inst) { work[++w] = a; break }
+					if (a in prov) { work[++w] = prov[a]; break }
+				}
+			}
+		}
+		for (x in seen) print x
+	}' | sort
+}
+simulate_fresh() {
+	(cd "$TMP" && apt-get -s -q -o Dir::State::status="$TMP/minimal.status" \
+		-o Dir::Cache::pkgcache= -o Dir::Cache::srcpkgcache= \
+		-o APT::Install-Recommends="$1" install "./$(basename "$DEB")" 2>&1)
+}
+new_packages() {
+	awk '/^The following NEW packages will be installed:/ { on = 1; next }
+	     on && /^  / { print; next } { on = 0 }' | tr ' ' '\n' | sed '/^$/d' | sort -u
+}
+# shellcheck disable=SC2046 # one name per word
+dpkg-query -s $(minimal_closure) >"$TMP/minimal.status"
+# Packages the minimal system lacks come from apt's lists: fetch them if
+# this machine has none (a new machine whose packages were all there).
+# shellcheck disable=SC2086 # one name per word
+have=$(apt-cache -o Dir::State::status="$TMP/minimal.status" -o Dir::Cache::pkgcache= \
+	-o Dir::Cache::srcpkgcache= policy $REQUIRED_DEPENDS 2>/dev/null | grep -c 'Candidate: [0-9]' || true)
+if [[ "$have" -ne $(wc -w <<<"$REQUIRED_DEPENDS") ]]; then
+	t_log "apt's package lists lack the runtime libraries: apt-get update"
+	apt-get update -q -o DPkg::Lock::Timeout=120 >/dev/null || t_fail "apt-get update failed"
+fi
+out=$(simulate_fresh true) || { echo "$out" | tail -n 20 >&2; t_fail "apt cannot install the package on a minimal system"; }
+fresh=$(new_packages <<<"$out")
+fresh_norec=$(simulate_fresh false | new_packages)
+t_log "on a minimal system apt would install: $(tr '\n' ' ' <<<"$fresh")"
+[[ "$fresh" == "$fresh_norec" ]] || t_fail "apt would pull in Recommends on a fresh machine: $(comm -23 <(echo "$fresh") <(echo "$fresh_norec") | tr '\n' ' ')"
+# shellcheck disable=SC2086 # one name per word
+allowed=$( { echo vpnctl; apt-cache depends --recurse --no-recommends --no-suggests \
+	--no-conflicts --no-breaks --no-replaces --no-enhances $dep_names 2>/dev/null |
+	grep -v '^ '; } | sort -u)
+for p in $fresh; do
+	grep -qx "$p" <<<"$allowed" || t_fail "on a fresh machine apt would pull in $p, which vpnctl does not depend on"
+done
+minimal_names=$(sed -n 's/^Package: //p' "$TMP/minimal.status" | sort -u)
+for p in $REQUIRED_DEPENDS; do
+	grep -qx "$p" <<<"$minimal_names" || grep -qx "$p" <<<"$fresh" ||
+		t_fail "on a fresh machine apt would not install $p"
+done
+t_log "ok: on a fresh machine apt installs vpnctl and its runtime dependencies only"
+
 # --- Install ----------------------------------------------------------------------
 t_log "apt-get install ./$(basename "$DEB")"
 INSTALLED=1
