@@ -1,15 +1,16 @@
 #!/bin/bash
 # The Debian package, as a user gets it: built from the build tree with
-# CPack, its metadata and contents checked (every file and mode, Depends
-# against what the binaries really link), installed with
-# `apt-get install ./vpnctl_*.deb`, the unit checked as installed
-# (systemd-analyze verify and an offline security review), the installed
-# vpnd and vpnctl run from /usr without LD_LIBRARY_PATH and talking to each
-# other over a socket with the packaged example profile (vpnd in a network
-# namespace of its own), bash completion exercised, then removed and purged
-# with proof that nothing is left. The machine ends as it was, also when a
-# check fails: the package is purged and the group vpn deleted if the test
-# created it.
+# CPack; its metadata and contents checked (every file and mode, Depends
+# against what the binaries really link); apt simulated on a minimal Debian
+# (it must pull in the runtime libraries and nothing else); installed with
+# `apt-get install ./vpnctl_*.deb`; the unit checked as installed
+# (systemd-analyze verify, an offline security review); the installed vpnd
+# and vpnctl run from /usr without LD_LIBRARY_PATH, vpnd confined like the
+# unit confines it (in a network namespace of its own), talking to vpnctl
+# over a socket with the packaged example profile; bash completion
+# exercised; then removed and purged with proof that nothing is left. The
+# machine ends as it was, also when a check fails: the package is purged
+# and the group vpn deleted if the test created it.
 #
 # Without a vpnd target in the build tree there is no package: the test
 # fails saying so.
