@@ -6,6 +6,7 @@ set -eu
 
 PACKAGES="
   build-essential cmake pkg-config git ca-certificates
+  dpkg-dev systemd man-db
   clang libclang-rt-dev
   libuv1-dev android-libboringssl-dev libnl-route-3-dev libnl-3-dev
   libinih-dev libjansson-dev libsystemd-dev
