@@ -233,6 +233,9 @@ int ike_sa_start(struct ike_sa *sa);
 /* A datagram from the gateway (without the non-ESP marker). Never fails the
  * caller: bad input is logged and dropped (or answered as RFC 7296 says). */
 void ike_sa_recv(struct ike_sa *sa, uint8_t *msg, size_t len);
+/* Protected traffic (ESP) arrived from the gateway: it is alive, so the
+ * liveness check can wait. Cheap: the session calls it once per batch. */
+void ike_sa_traffic_seen(struct ike_sa *sa);
 /* The path reported an error (ICMP unreachable...): counts as a lost
  * request; the engine gives up sooner once several retransmits failed. */
 void ike_sa_path_error(struct ike_sa *sa, int err);

@@ -659,6 +659,11 @@ void ike_sa_recv(struct ike_sa *sa, uint8_t *buf, size_t len)
 	run_pending(sa);
 }
 
+void ike_sa_traffic_seen(struct ike_sa *sa)
+{
+	sa->last_rx_ms = ike_now_ms(sa);
+}
+
 void ike_sa_path_error(struct ike_sa *sa, int err)
 {
 	if (sa->task == IKE_TASK_NONE)
@@ -683,9 +688,17 @@ void ike_sa_path_error(struct ike_sa *sa, int err)
 static void on_dpd(uv_timer_t *t)
 {
 	struct ike_sa *sa = t->data;
+	uint64_t quiet = ike_now_ms(sa) - sa->last_rx_ms;
+	uint64_t interval = sa->cfg.dpd_interval_s * 1000ull;
 
 	if (sa->state != IKE_STATE_ESTABLISHED)
 		return;
+	/* RFC 7296 2.4: only when nothing protected came from the peer for
+	 * the interval; ESP counts (ike_sa_traffic_seen). */
+	if (quiet < interval) {
+		uv_timer_start(&sa->t_dpd, on_dpd, interval - quiet, 0);
+		return;
+	}
 	ike_schedule(sa, IKE_TASK_DPD);
 	run_pending(sa);
 }

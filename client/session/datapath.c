@@ -294,5 +294,7 @@ void sess_dp_rx(struct tp_path *path, struct pkt *pkts, size_t n, void *arg)
 	if (m) {
 		s->packets_in += m;
 		tun_write_batch(&s->tun, s->tun_wr, (unsigned)m);
+		if (s->ike)
+			ike_sa_traffic_seen(s->ike);
 	}
 }

@@ -34,6 +34,10 @@ struct sess {
 	char last_error[512];
 	bool freeing;
 	char pending_fail[512]; /* set when we close the IKE SA because of a local failure */
+	bool was_connected;     /* since the last sess_up: keep it up */
+	unsigned attempts;      /* failures in a row */
+	int64_t retry_at;
+	uv_timer_t *t_reconnect; /* reconnect_backoff; heap, closed on free */
 	unsigned handles_open;
 
 	/* resolving */

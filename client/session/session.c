@@ -22,6 +22,7 @@ const char *sess_state_name(enum sess_state s)
 	case SESS_DISCONNECTING: return "disconnecting";
 	case SESS_DOWN: return "down";
 	case SESS_FAILED: return "failed";
+	case SESS_RECONNECTING: return "reconnecting";
 	}
 	return "?";
 }
@@ -35,10 +36,14 @@ static bool allowed(enum sess_state from, enum sess_state to)
 {
 	if (to == SESS_FAILED || to == SESS_DOWN)
 		return from != SESS_IDLE || to == SESS_DOWN;
+	if (to == SESS_RECONNECTING)
+		return from != SESS_IDLE && from != SESS_DOWN && from != SESS_FAILED &&
+		       from != SESS_RECONNECTING && from != SESS_DISCONNECTING;
 	switch (from) {
 	case SESS_IDLE:
 	case SESS_DOWN:
 	case SESS_FAILED:
+	case SESS_RECONNECTING:
 		return to == SESS_RESOLVING;
 	case SESS_RESOLVING:
 		return to == SESS_CONNECTING || to == SESS_DISCONNECTING;
@@ -92,6 +97,30 @@ static void teardown(struct sess *s)
 	s->have_info = false;
 }
 
+static void start_attempt(struct sess *s, const char *why);
+
+static void on_reconnect_backoff(uv_timer_t *t)
+{
+	struct sess *s = t->data;
+
+	if (s->state == SESS_RECONNECTING)
+		start_attempt(s, "reconnecting");
+}
+
+/* Seconds before attempt n+1: 1, 2, 4 ... capped, with +-20 % jitter so a
+ * gateway that restarts is not hit by all its clients at once. */
+static uint64_t backoff_ms(const struct sess *s)
+{
+	uint32_t cap = s->cfg.backoff_max_s ? s->cfg.backoff_max_s : 60;
+	uint64_t base = s->attempts > 16 ? cap : (1ull << (s->attempts - 1));
+	uint32_t r = 0;
+
+	if (base > cap)
+		base = cap;
+	crypto_random(&r, sizeof(r));
+	return base * 800 + (r % 400) * base;
+}
+
 /* The end of an attempt or of a tunnel: undo everything, then report. */
 static void finish(struct sess *s, enum sess_state to, enum ike_fail why,
 		   const char *reason)
@@ -100,6 +129,21 @@ static void finish(struct sess *s, enum sess_state to, enum ike_fail why,
 	s->fail = why;
 	if (to == SESS_FAILED)
 		snprintf(s->last_error, sizeof(s->last_error), "%s", reason);
+	if (to == SESS_FAILED && (s->cfg.keep_up || s->was_connected) && s->t_reconnect) {
+		uint64_t ms;
+
+		s->attempts++;
+		ms = backoff_ms(s);
+		if (sess_set_state(s, SESS_RECONNECTING, reason))
+			return;
+		s->retry_at = sess_wall_now() + (int64_t)((ms + 999) / 1000);
+		vlog_notice(SESS_LOG, "%s: reconnecting in %.1f s (attempt %u failed: %s)",
+			    s->cfg.name, (double)ms / 1000.0, s->attempts, reason);
+		uv_timer_start(s->t_reconnect, on_reconnect_backoff, ms, 0);
+		if (s->ops->state)
+			s->ops->state(s->arg, SESS_RECONNECTING, why, reason);
+		return;
+	}
 	if (sess_set_state(s, to, reason))
 		return;
 	if (s->ops->state)
@@ -184,6 +228,8 @@ static void ike_established(void *arg, const struct ike_sa_info *info)
 		return;
 	}
 	s->established_at = sess_wall_now();
+	s->was_connected = true;
+	s->attempts = 0;
 	if (sess_set_state(s, SESS_CONNECTED, "tunnel up"))
 		return;
 	if (s->ops->state)
@@ -336,17 +382,25 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
 
 int sess_up(struct sess *s)
 {
-	struct addrinfo hints;
-	int err;
-
 	if (s->state != SESS_IDLE && s->state != SESS_DOWN && s->state != SESS_FAILED)
 		return -EBUSY;
 	s->last_error[0] = 0;
 	s->fail = IKE_FAIL_NONE;
+	s->was_connected = false;
+	s->attempts = 0;
 	s->bytes_in = s->bytes_out = s->packets_in = s->packets_out = 0;
-	err = sess_set_state(s, SESS_RESOLVING, "up requested");
+	start_attempt(s, "up requested");
+	return 0;
+}
+
+static void start_attempt(struct sess *s, const char *why)
+{
+	struct addrinfo hints;
+	int err;
+
+	err = sess_set_state(s, SESS_RESOLVING, why);
 	if (err)
-		return err;
+		return;
 	progress(s, SESS_STEP_RESOLVING, s->cfg.gateway);
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;
@@ -354,22 +408,22 @@ int sess_up(struct sess *s)
 	s->gai.data = s;
 	err = uv_getaddrinfo(s->loop, &s->gai, on_resolved, s->cfg.gateway, NULL, &hints);
 	if (err) {
-		char why[512];
+		char reason[512];
 
-		snprintf(why, sizeof(why), "gateway unreachable: cannot resolve %s: %s",
+		snprintf(reason, sizeof(reason), "gateway unreachable: cannot resolve %s: %s",
 			 s->cfg.gateway, uv_strerror(err));
-		finish(s, SESS_FAILED, IKE_FAIL_UNREACHABLE, why);
-		return 0;
+		finish(s, SESS_FAILED, IKE_FAIL_UNREACHABLE, reason);
+		return;
 	}
 	s->gai_pending = true;
 	s->handles_open++;
-	return 0;
 }
 
 void sess_down(struct sess *s)
 {
 	switch (s->state) {
 	case SESS_CONNECTED:
+		s->was_connected = false; /* a down is not a failure to recover from */
 		sess_set_state(s, SESS_DISCONNECTING, "down requested");
 		/* Stop traffic now; the Delete goes out on the IKE SA. */
 		sess_dp_stop_tun(s);
@@ -378,7 +432,12 @@ void sess_down(struct sess *s)
 	case SESS_RESOLVING:
 	case SESS_CONNECTING:
 	case SESS_CONFIGURING:
+		s->was_connected = false; /* no reconnect after a down */
 		finish(s, SESS_DOWN, IKE_FAIL_CLOSED_BY_USER, "cancelled");
+		break;
+	case SESS_RECONNECTING:
+		uv_timer_stop(s->t_reconnect);
+		finish(s, SESS_DOWN, IKE_FAIL_CLOSED_BY_USER, "reconnecting stopped");
 		break;
 	default:
 		break;
@@ -411,9 +470,22 @@ int sess_new(uv_loop_t *loop, const struct sess_cfg *cfg, const struct sess_ops 
 		free(s);
 		return err;
 	}
+	s->t_reconnect = malloc(sizeof(*s->t_reconnect));
+	if (!s->t_reconnect) {
+		sess_dp_free(s);
+		free(s);
+		return -ENOMEM;
+	}
+	uv_timer_init(loop, s->t_reconnect);
+	s->t_reconnect->data = s;
 	s->handles_open = 1; /* the session itself */
 	*out = s;
 	return 0;
+}
+
+static void free_handle(uv_handle_t *h)
+{
+	free(h);
 }
 
 void sess_free(struct sess *s)
@@ -427,6 +499,11 @@ void sess_free(struct sess *s)
 	}
 	sess_dp_free(s);
 	s->freeing = true;
+	if (s->t_reconnect) {
+		uv_timer_stop(s->t_reconnect);
+		uv_close((uv_handle_t *)s->t_reconnect, free_handle);
+		s->t_reconnect = NULL;
+	}
 	crypto_wipe(&s->cfg.ike, sizeof(s->cfg.ike));
 	if (s->gai_pending)
 		uv_cancel((uv_req_t *)&s->gai); /* on_resolved drops the last ref */
@@ -479,4 +556,6 @@ void sess_status(const struct sess *s, struct sess_status *o)
 	o->since = s->since;
 	o->fail = s->fail;
 	snprintf(o->last_error, sizeof(o->last_error), "%s", s->last_error);
+	o->attempts = s->attempts;
+	o->retry_at = s->state == SESS_RECONNECTING ? s->retry_at : 0;
 }

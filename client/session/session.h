@@ -9,7 +9,13 @@
  * State machine (one transition function, sess_set_state):
  *   IDLE -> RESOLVING -> CONNECTING -> CONFIGURING -> CONNECTED
  *   any -> DISCONNECTING -> DOWN, any -> FAILED
- * A session that failed or is down can be started again. */
+ *   any -> RECONNECTING -> RESOLVING ...   (keep-up sessions, see below)
+ * A session that failed or is down can be started again.
+ *
+ * Keep-up: a session with cfg.keep_up (autoconnect profiles), or one that
+ * was connected once, does not stay FAILED when its tunnel breaks: it goes
+ * RECONNECTING and starts over after a capped exponential back-off
+ * (timer reconnect_backoff: 1, 2, 4 ... 60 s), until sess_down. */
 #ifndef VPN_SESSION_H
 #define VPN_SESSION_H
 
@@ -37,6 +43,7 @@ enum sess_state {
 	SESS_DISCONNECTING, /* our Delete is out */
 	SESS_DOWN,          /* closed on request */
 	SESS_FAILED,        /* ended by an error; reason in status */
+	SESS_RECONNECTING,  /* waiting to start over after a failure */
 };
 const char *sess_state_name(enum sess_state s);
 
@@ -69,6 +76,8 @@ struct sess_cfg {
 	const char *tun_name;    /* NULL: "vpn%d" */
 	unsigned path_mtu;       /* 0: 1500 */
 	bool tun_offload;        /* TUN GSO/GRO offloads */
+	bool keep_up;            /* retry from the first failure on (autoconnect) */
+	uint32_t backoff_max_s;  /* 0: 60 */
 };
 
 struct sess_status {
@@ -87,12 +96,14 @@ struct sess_status {
 	int64_t since;          /* unix seconds of the last state change */
 	enum ike_fail fail;     /* why the last attempt failed */
 	char last_error[512];
+	unsigned attempts;      /* failed attempts since the last connect */
+	int64_t retry_at;       /* RECONNECTING: unix seconds of the next attempt */
 };
 
 struct sess_ops {
 	void (*progress)(void *arg, enum sess_step step, const char *detail);
 	/* Every state change; `reason` is the failure or close reason when the
-	 * new state is FAILED or DOWN. */
+	 * new state is FAILED, RECONNECTING or DOWN. */
 	void (*state)(void *arg, enum sess_state state, enum ike_fail why,
 		      const char *reason);
 };

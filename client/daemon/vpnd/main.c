@@ -187,6 +187,7 @@ int main(int argc, char **argv)
 	vlog_notice("vpnd", "ready: socket %s, profiles %s, state %s", o.socket, o.profiles,
 		    o.state_dir);
 	sd_notify(0, "READY=1");
+	vpnd_autoconnect(rt.d);
 	uv_run(rt.loop, UV_RUN_DEFAULT);
 	uv_loop_close(rt.loop);
 	vlog_notice("vpnd", "stopped");

@@ -7,9 +7,11 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "client/daemon/vpnd/vpnd.h"
 #include "client/util/log.h"
@@ -76,6 +78,8 @@ static enum ctl_state ctl_state_of(enum sess_state s)
 		return CTL_STATE_CONNECTING;
 	case SESS_CONNECTED:
 		return CTL_STATE_CONNECTED;
+	case SESS_RECONNECTING:
+		return CTL_STATE_RECONNECTING;
 	default:
 		return CTL_STATE_DISCONNECTED;
 	}
@@ -148,6 +152,12 @@ static void fill_status(const struct conn *c, const char *name, struct ctl_statu
 	o->established_at = st.established_at;
 	o->since = st.since;
 	ctl_text_clean(o->last_error, sizeof(o->last_error), st.last_error);
+	if (st.state == SESS_RECONNECTING) {
+		long wait = (long)(st.retry_at - (int64_t)time(NULL));
+
+		snprintf(o->reason, sizeof(o->reason), "attempt %u failed, next in %ld s: %.400s",
+			 st.attempts, wait > 0 ? wait : 0, st.last_error);
+	}
 }
 
 /* ---- connections ---------------------------------------------------------------- */
@@ -249,6 +259,15 @@ static void on_sess_state(void *arg, enum sess_state state, enum ike_fail why,
 		}
 		finish_downs(c);
 		break;
+	case SESS_RECONNECTING:
+		vlog_warn(VPND_LOG, "%s: reconnecting: %s", c->name, reason);
+		if (c->up_call) {
+			/* This attempt failed; the session keeps trying. */
+			ctl_call_fail(c->up_call, err_of(why), "%s (retrying in the background)",
+				      reason);
+			c->up_call = NULL;
+		}
+		break;
 	case SESS_DOWN:
 		vlog_notice(VPND_LOG, "%s: disconnected", c->name);
 		if (c->up_call) {
@@ -281,46 +300,68 @@ static bool sess_busy(const struct conn *c)
 
 /* ---- control operations ------------------------------------------------------------ */
 
-static void op_up(void *ctx, const char *name, struct ctl_call *call)
+/* Report a refusal of `up`: to the caller, or to the log when vpnd itself
+ * started the connection (autoconnect). */
+static void up_fail(struct ctl_call *call, const char *name, enum ctl_err code,
+		    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static void up_fail(struct ctl_call *call, const char *name, enum ctl_err code,
+		    const char *fmt, ...)
 {
-	struct vpnd *d = ctx;
+	char msg[CTL_TEXT_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (call)
+		ctl_call_fail(call, code, "%s", msg);
+	else
+		vlog_err(VPND_LOG, "%s: not connecting: %s", name, msg);
+}
+
+/* Bring NAME up; `call` (may be NULL: autoconnect) finishes when the tunnel
+ * is up or the attempt failed. */
+static void conn_up(struct vpnd *d, const char *name, struct ctl_call *call)
+{
 	struct vpn_profile *p = NULL;
 	struct sess_cfg *cfg;
 	struct conn *c;
 	char err[VPN_PROFILE_ERR_MAX];
+	bool autoconnect = false;
 	size_t i;
 	int e;
 
 	if (d->shutting_down) {
-		ctl_call_fail(call, CTL_ERR_BUSY, "vpnd is shutting down");
+		up_fail(call, name, CTL_ERR_BUSY, "vpnd is shutting down");
 		return;
 	}
 	c = conn_find(d, name);
 	if (c && sess_busy(c)) {
-		if (sess_state(c->sess) == SESS_CONNECTED)
+		if (sess_state(c->sess) == SESS_CONNECTED && call)
 			ctl_call_ok(call); /* already up: nothing to do */
 		else
-			ctl_call_fail(call, CTL_ERR_BUSY, "%s is already connecting", name);
+			up_fail(call, name, CTL_ERR_BUSY, "%s is already connecting", name);
 		return;
 	}
 	e = vpn_profile_load_named(d->paths.profiles, name, &p, err, sizeof(err));
 	if (e) {
-		ctl_call_fail(call, e == -ENOENT ? CTL_ERR_NO_PROFILE : CTL_ERR_BAD_PROFILE,
+		up_fail(call, name, e == -ENOENT ? CTL_ERR_NO_PROFILE : CTL_ERR_BAD_PROFILE,
 			      "%s", err);
 		return;
 	}
-	for (i = 0; i < p->n_warnings; i++)
+	for (i = 0; i < p->n_warnings && call; i++)
 		ctl_call_warning(call, "%s", p->warnings[i]);
 	if (p->transport == VPN_TRANSPORT_TCP) {
 		vpn_profile_free(p);
-		ctl_call_fail(call, CTL_ERR_BAD_PROFILE,
+		up_fail(call, name, CTL_ERR_BAD_PROFILE,
 			      "%s: transport = tcp: TCP encapsulation is not available yet", name);
 		return;
 	}
 	c = conn_get(d, name);
 	if (!c) {
 		vpn_profile_free(p);
-		ctl_call_fail(call, CTL_ERR_BUSY, "too many connections (%d)", VPND_MAX_CONNS);
+		up_fail(call, name, CTL_ERR_BUSY, "too many connections (%d)", VPND_MAX_CONNS);
 		return;
 	}
 	if (c->sess) {
@@ -331,36 +372,43 @@ static void op_up(void *ctx, const char *name, struct ctl_call *call)
 	cfg = calloc(1, sizeof(*cfg));
 	if (!cfg) {
 		vpn_profile_free(p);
-		ctl_call_fail(call, CTL_ERR_INTERNAL, "out of memory");
+		up_fail(call, name, CTL_ERR_INTERNAL, "out of memory");
 		return;
 	}
 	e = vpnd_profile_to_cfg(p, cfg, &c->creds, err, sizeof(err));
+	autoconnect = p->autoconnect;
 	vpn_profile_free(p);
 	if (e) {
 		free(cfg);
-		ctl_call_fail(call, CTL_ERR_BAD_PROFILE, "%s", err);
+		up_fail(call, name, CTL_ERR_BAD_PROFILE, "%s", err);
 		return;
 	}
 	cfg->table = 30320 + c->idx;
 	cfg->fwmark = 0x76700000u | c->idx;
 	cfg->rule_priority = 30400 + 2 * c->idx;
 	cfg->state_dir = d->paths.state_dir;
+	cfg->keep_up = autoconnect;
 	cfg->resolv_conf = d->paths.resolv_conf;
 	e = sess_new(d->loop, cfg, &sess_ops, c, &c->sess);
 	crypto_wipe(cfg, sizeof(*cfg));
 	free(cfg);
 	if (e) {
 		vpnd_creds_free(&c->creds);
-		ctl_call_fail(call, CTL_ERR_INTERNAL, "cannot create the session: %s", strerror(-e));
+		up_fail(call, name, CTL_ERR_INTERNAL, "cannot create the session: %s", strerror(-e));
 		return;
 	}
 	c->up_call = call;
 	vlog_notice(VPND_LOG, "%s: connecting", name);
 	e = sess_up(c->sess);
-	if (e && c->up_call) {
-		ctl_call_fail(c->up_call, CTL_ERR_INTERNAL, "cannot start: %s", strerror(-e));
+	if (e) {
+		up_fail(c->up_call, name, CTL_ERR_INTERNAL, "cannot start: %s", strerror(-e));
 		c->up_call = NULL;
 	}
+}
+
+static void op_up(void *ctx, const char *name, struct ctl_call *call)
+{
+	conn_up(ctx, name, call);
 }
 
 static void down_one(struct conn *c, struct ctl_call *call)
@@ -544,6 +592,29 @@ int vpnd_new(uv_loop_t *loop, const struct vpnd_paths *paths, struct vpnd **out)
 	}
 	*out = d;
 	return 0;
+}
+
+void vpnd_autoconnect(struct vpnd *d)
+{
+	static char names[VPN_PROFILE_MAX_PROFILES][CTL_NAME_MAX + 1];
+	size_t n = profile_names(d, names, VPN_PROFILE_MAX_PROFILES), i;
+
+	for (i = 0; i < n; i++) {
+		struct vpn_profile *p = NULL;
+		char err[VPN_PROFILE_ERR_MAX];
+		bool yes;
+
+		if (vpn_profile_load_named(d->paths.profiles, names[i], &p, err, sizeof(err))) {
+			vlog_warn(VPND_LOG, "%s", err);
+			continue;
+		}
+		yes = p->autoconnect;
+		vpn_profile_free(p);
+		if (yes) {
+			vlog_notice(VPND_LOG, "%s: autoconnect", names[i]);
+			conn_up(d, names[i], NULL);
+		}
+	}
 }
 
 static void on_shutdown_bound(uv_timer_t *t)

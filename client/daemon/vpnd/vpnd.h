@@ -49,6 +49,9 @@ void vpnd_creds_free(struct vpnd_creds *c);
 int vpnd_proposal_check(const char *list, bool is_esp, char *why, size_t whylen);
 
 int vpnd_new(uv_loop_t *loop, const struct vpnd_paths *paths, struct vpnd **out);
+/* Bring up every profile with autoconnect = yes (kept up: retried after
+ * any failure). */
+void vpnd_autoconnect(struct vpnd *d);
 /* Take every connection down politely; `done` runs when all are down (or
  * after a bound). */
 void vpnd_shutdown(struct vpnd *d, void (*done)(void *arg), void *arg);

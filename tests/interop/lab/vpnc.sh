@@ -47,6 +47,8 @@ vc() { lab_exec "$VC_PREFIX" cli "$VC_VPNCTL" --socket "$(vc_dir)/vpnd.sock" "$@
 # vc_profile NAME: the profile text comes on stdin.
 vc_profile() {
 	local f
+	mkdir -p "$(vc_dir)/profiles"
+	chmod 700 "$(vc_dir)/profiles"
 	f="$(vc_dir)/profiles/$1.conf"
 	cat >"$f"
 	chmod 600 "$f"
