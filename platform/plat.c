@@ -328,6 +328,7 @@ static const struct plat_kind {
 	{ "route", plat_undo_route, 1 },
 	{ "rule", plat_undo_rule, 1 },
 	{ "resolv", plat_undo_resolv, 0 },
+	{ "nft-table", plat_undo_nft_table, 1 },
 };
 
 static int plat_undo_rec(struct plat *p, json_t *rec)
