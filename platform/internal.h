@@ -67,8 +67,9 @@ int plat_undo_addr(struct plat *p, json_t *rec);
 int plat_undo_route(struct plat *p, json_t *rec);
 int plat_undo_rule(struct plat *p, json_t *rec);
 int plat_undo_resolv(struct plat *p, json_t *rec);
-/* firewall.c */
+/* firewall.c, resolved.c */
 int plat_undo_nft_table(struct plat *p, json_t *rec);
+int plat_undo_resolved_link(struct plat *p, json_t *rec);
 
 /* Read fields of a journal record, checking type and range: -EBADMSG
  * when missing or wrong (the file is input like any other). Optional
