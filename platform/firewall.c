@@ -511,6 +511,28 @@ static void ks_log(const char *what, const char *table, const struct plat_killsw
 		  cfg->allow_lan ? "allowed" : "blocked");
 }
 
+/* The live record of this table in p's journal: -ENOENT when none. */
+static int ks_record_find(struct plat *p, const char *table, uint64_t *id)
+{
+	json_t *live, *rec;
+	size_t i;
+	int err = plat_journal_load(&p->j, &live);
+
+	if (err)
+		return err;
+	*id = 0;
+	for (i = json_array_size(live); i > 0 && !*id; i--) {
+		const char *kind, *t;
+
+		rec = json_array_get(live, i - 1);
+		if (plat_rec_str(rec, "kind", &kind) == 0 && strcmp(kind, "nft-table") == 0 &&
+		    plat_rec_str(rec, "table", &t) == 0 && strcmp(t, table) == 0)
+			*id = (uint64_t)json_integer_value(json_object_get(rec, "id"));
+	}
+	json_decref(live);
+	return *id ? 0 : -ENOENT;
+}
+
 static int ks_apply(struct plat *p, const void *arg)
 {
 	(void)p;
@@ -521,6 +543,7 @@ int plat_killswitch_on(struct plat *p, const char *name,
 		       const struct plat_killswitch_cfg *cfg, uint64_t *id)
 {
 	char table[PLAT_KS_TABLE_MAX], *script;
+	uint64_t prev;
 	json_t *rec;
 	int err;
 
@@ -535,8 +558,16 @@ int plat_killswitch_on(struct plat *p, const char *name,
 	err = ks_render(table, cfg, 1, &script);
 	if (err)
 		return err;
-	rec = json_pack("{s:s,s:s,s:s}", "kind", "nft-table", "family", "inet", "table", table);
-	err = plat_change(p, rec, ks_apply, script, id);
+	if (ks_record_find(p, table, &prev) == 0) {
+		/* On already: rebuilt under the record that stands for it. */
+		err = nft_script("rebuilding the table", script);
+		if (!err && id)
+			*id = prev;
+	} else {
+		rec = json_pack("{s:s,s:s,s:s}", "kind", "nft-table", "family", "inet", "table",
+				table);
+		err = plat_change(p, rec, ks_apply, script, id);
+	}
 	free(script);
 	if (!err)
 		ks_log("on", table, cfg);
@@ -565,26 +596,13 @@ int plat_killswitch_update(const char *name, const struct plat_killswitch_cfg *c
 int plat_killswitch_off(struct plat *p, const char *name)
 {
 	char table[PLAT_KS_TABLE_MAX];
-	json_t *live, *rec;
-	uint64_t id = 0;
-	size_t i;
+	uint64_t id;
 	int err;
 
 	if (ks_table_name(name, table))
 		return -EINVAL;
-	err = plat_journal_load(&p->j, &live);
-	if (err)
-		return err;
-	for (i = json_array_size(live); i > 0 && !id; i--) {
-		const char *kind, *t;
-
-		rec = json_array_get(live, i - 1);
-		if (plat_rec_str(rec, "kind", &kind) == 0 && strcmp(kind, "nft-table") == 0 &&
-		    plat_rec_str(rec, "table", &t) == 0 && strcmp(t, table) == 0)
-			id = (uint64_t)json_integer_value(json_object_get(rec, "id"));
-	}
-	json_decref(live);
-	return id ? plat_undo(p, id) : -ENOENT;
+	err = ks_record_find(p, table, &id);
+	return err ? err : plat_undo(p, id);
 }
 
 int plat_killswitch_dropped(const char *name, uint64_t *packets, uint64_t *bytes)

@@ -79,7 +79,8 @@ struct plat_killswitch_cfg {
 
 /* Create table `inet vpnctl_<name>` (name: [A-Za-z0-9._-], 1-64 chars)
  * with cfg, journaled first. A table of that name left behind by someone
- * is replaced in the same transaction. -EINVAL for a bad name or cfg,
+ * is replaced in the same transaction. Calling it again while it is on
+ * rebuilds the table under the same record (same *id). -EINVAL for a bad name or cfg,
  * -ENOTSUP without nft, -EPERM without CAP_NET_ADMIN, -EIO when nft refuses
  * (its message is logged). */
 int plat_killswitch_on(struct plat *p, const char *name,

@@ -483,6 +483,11 @@ TEST_F(Killswitch, OffAndAlreadyGone)
 	uint64_t id;
 
 	ASSERT_EQ(plat_killswitch_on(p, "work", &c, &id), 0);
+	// On twice: one table, one record.
+	uint64_t id2;
+	ASSERT_EQ(plat_killswitch_on(p, "work", &c, &id2), 0);
+	EXPECT_EQ(id2, id);
+	EXPECT_EQ(plat_pending(p), 1u);
 	ASSERT_EQ(plat_killswitch_off(p, "work"), 0);
 	EXPECT_FALSE(table_exists("vpnctl_work"));
 	EXPECT_EQ(plat_pending(p), 0u);
