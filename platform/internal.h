@@ -60,13 +60,16 @@ int plat_link_name(struct plat *p, int ifindex, char name[IFNAMSIZ]);
  * 1: that link is there; 0: it is gone; -errno: cannot tell now. */
 int plat_link_is(struct plat *p, int ifindex, const char *ifname);
 
-/* Undo one record of each kind (link.c, route.c, dns.c). Changes that are
+/* Undo one record of each kind (link.c, route.c, dns.c, ...). Changes that are
  * already gone return 0. */
 int plat_undo_tun(struct plat *p, json_t *rec);
 int plat_undo_addr(struct plat *p, json_t *rec);
 int plat_undo_route(struct plat *p, json_t *rec);
 int plat_undo_rule(struct plat *p, json_t *rec);
 int plat_undo_resolv(struct plat *p, json_t *rec);
+/* firewall.c, resolved.c */
+int plat_undo_nft_table(struct plat *p, json_t *rec);
+int plat_undo_resolved_link(struct plat *p, json_t *rec);
 
 /* Read fields of a journal record, checking type and range: -EBADMSG
  * when missing or wrong (the file is input like any other). Optional

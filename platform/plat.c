@@ -328,6 +328,9 @@ static const struct plat_kind {
 	{ "route", plat_undo_route, 1 },
 	{ "rule", plat_undo_rule, 1 },
 	{ "resolv", plat_undo_resolv, 0 },
+	{ "nft-table", plat_undo_nft_table, 1 },
+	/* resolved keeps link settings in /run and by ifindex: gone with a reboot */
+	{ "resolved-link", plat_undo_resolved_link, 1 },
 };
 
 static int plat_undo_rec(struct plat *p, json_t *rec)

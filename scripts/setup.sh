@@ -12,7 +12,7 @@ PACKAGES="
   libinih-dev libjansson-dev libsystemd-dev
   libgtest-dev
   iproute2 nftables iputils-ping iperf3 tcpdump procps psmisc kmod jq util-linux openssl
-  dnsmasq-base
+  dnsmasq-base dbus-daemon
   strongswan-charon strongswan-swanctl strongswan-pki
   libcharon-extra-plugins libstrongswan-extra-plugins libstrongswan-standard-plugins
 "
