@@ -14,6 +14,8 @@
 
 #include "client/session/sess_int.h"
 #include "client/util/log.h"
+#include "platform/firewall.h"
+#include "platform/resolved.h"
 
 #define UDP_OUTER_V4 28 /* IPv4 + UDP header in front of ESP */
 #define UDP_OUTER_V6 48
@@ -21,6 +23,97 @@
 static uint32_t fwmark_of(const struct sess *s)
 {
 	return s->cfg.fwmark ? s->cfg.fwmark : s->cfg.table;
+}
+
+/* Where the next journal id of this attempt goes (NULL when full: such a
+ * change is still undone by the final plat_undo_all). */
+static uint64_t *next_id(struct sess *s)
+{
+	if (s->n_net_ids >= sizeof(s->net_ids) / sizeof(s->net_ids[0]))
+		return NULL;
+	return &s->net_ids[s->n_net_ids];
+}
+
+static int recorded(struct sess *s, int err)
+{
+	if (!err && s->n_net_ids < sizeof(s->net_ids) / sizeof(s->net_ids[0]))
+		s->n_net_ids++;
+	return err;
+}
+
+int sess_plat_open(struct sess *s)
+{
+	/* Journal names take [A-Za-z0-9_-]; profile names also '.'. */
+	char jname[sizeof(s->cfg.name)];
+	size_t i;
+	int err;
+
+	if (s->plat)
+		return 0;
+	for (i = 0; s->cfg.name[i] && i + 1 < sizeof(jname); i++)
+		jname[i] = s->cfg.name[i] == '.' ? '_' : s->cfg.name[i];
+	jname[i] = 0;
+	err = plat_open(&s->plat, s->cfg.state_dir, jname);
+	if (err)
+		vlog_err(SESS_LOG, "%s: state directory %s: %s", s->cfg.name, s->cfg.state_dir,
+			 strerror(-err));
+	return err;
+}
+
+static void killswitch_cfg(struct sess *s, struct plat_killswitch_cfg *k)
+{
+	struct plat_uplinks up;
+	unsigned i, j;
+
+	memset(k, 0, sizeof(*k));
+	for (i = 0; i < s->n_gw && k->ngw < PLAT_KS_MAX_GW; i++)
+		k->gw[k->ngw++] = s->gw_all[i];
+	k->nudp = 2;
+	k->udp_ports[0] = s->cfg.ike_port ? s->cfg.ike_port : 500;
+	k->udp_ports[1] = s->cfg.natt_port ? s->cfg.natt_port : 4500;
+	k->fwmark = fwmark_of(s);
+	if (s->tun.fd >= 0) {
+		k->ntun = 1;
+		snprintf(k->tun[0], sizeof(k->tun[0]), "%s", s->tun.ifname);
+	}
+	k->allow_lan = s->cfg.allow_lan;
+	if (s->cfg.allow_lan && s->cfg.watch && !plat_watch_read(s->cfg.watch, &up)) {
+		for (i = 0; i < up.n; i++)
+			for (j = 0; j < up.link[i].naddrs && k->nlan < PLAT_KS_MAX_LAN; j++)
+				k->lan[k->nlan++] = up.link[i].addrs[j];
+	}
+}
+
+int sess_killswitch_on(struct sess *s)
+{
+	struct plat_killswitch_cfg k;
+	int err;
+
+	killswitch_cfg(s, &k);
+	/* First record of the journal: undone last, after the routes. */
+	err = plat_killswitch_on(s->plat, s->cfg.name, &k, NULL);
+	if (err) {
+		vlog_err(SESS_LOG, "%s: kill switch: %s", s->cfg.name, strerror(-err));
+		return err;
+	}
+	s->killswitch_on = true;
+	vlog_notice(SESS_LOG, "%s: kill switch on (%u gateway address(es)%s)", s->cfg.name,
+		    k.ngw, k.allow_lan ? ", LAN allowed" : "");
+	return 0;
+}
+
+static int killswitch_update(struct sess *s)
+{
+	struct plat_killswitch_cfg k;
+	int err;
+
+	if (!s->killswitch_on)
+		return 0;
+	killswitch_cfg(s, &k);
+	err = plat_killswitch_update(s->cfg.name, &k);
+	if (err)
+		vlog_err(SESS_LOG, "%s: kill switch update: %s", s->cfg.name, strerror(-err));
+	return err;
 }
 
 static int route_via_tun(struct sess *s, const struct plat_prefix *dst)
@@ -42,7 +135,7 @@ static int route_via_tun(struct sess *s, const struct plat_prefix *dst)
 	} else {
 		return 0; /* no address of that family in the tunnel */
 	}
-	err = plat_route_add(s->plat, &r, NULL);
+	err = recorded(s, plat_route_add(s->plat, &r, next_id(s)));
 	if (err == -EEXIST)
 		err = 0;
 	if (err)
@@ -174,7 +267,7 @@ static int install_rules(struct sess *s, bool full)
 		if (n < 0)
 			return n;
 		for (i = 0; i < n; i++) {
-			err = plat_rule_add(s->plat, &rules[i], NULL);
+			err = recorded(s, plat_rule_add(s->plat, &rules[i], next_id(s)));
 			if (err && err != -EEXIST) {
 				vlog_err(SESS_LOG, "%s: policy rule: %s", s->cfg.name, strerror(-err));
 				return err;
@@ -184,14 +277,16 @@ static int install_rules(struct sess *s, bool full)
 	return 0;
 }
 
-static int apply_dns(struct sess *s)
+static int apply_dns(struct sess *s, bool full)
 {
 	const char *path = s->cfg.resolv_conf ? s->cfg.resolv_conf : "/etc/resolv.conf";
 	struct plat_dns dns;
 	unsigned i;
 	int err;
 
-	if (!*path || (!s->info.n_dns4 && !s->info.n_dns6))
+	if (!s->info.n_dns4 && !s->info.n_dns6)
+		return 0;
+	if (!*path && !s->cfg.resolved)
 		return 0;
 	memset(&dns, 0, sizeof(dns));
 	for (i = 0; i < s->info.n_dns4 && dns.nservers < PLAT_DNS_MAX_SERVERS; i++) {
@@ -205,7 +300,21 @@ static int apply_dns(struct sess *s)
 	for (i = 0; i < s->info.n_domains && dns.nsearch < PLAT_DNS_MAX_SEARCH; i++)
 		snprintf(dns.search[dns.nsearch++], sizeof(dns.search[0]), "%s",
 			 s->info.domains[i]);
-	err = plat_dns_apply(s->plat, path, &dns, NULL);
+	if (s->cfg.resolved && plat_resolved_available(s->cfg.resolved) == 1) {
+		err = recorded(s, plat_resolved_apply(s->cfg.resolved, s->plat, s->tun.ifindex,
+						      &dns, full, next_id(s)));
+		if (err) {
+			vlog_err(SESS_LOG, "%s: DNS through systemd-resolved: %s", s->cfg.name,
+				 strerror(-err));
+			return err;
+		}
+		s->resolved_ifindex = s->tun.ifindex;
+		vlog_info(SESS_LOG, "%s: DNS: %u server(s) on %s through systemd-resolved (%s)",
+			  s->cfg.name, dns.nservers, s->tun.ifname,
+			  full ? "default route" : "routing domains only");
+		return 0;
+	}
+	err = recorded(s, plat_dns_apply(s->plat, path, &dns, next_id(s)));
 	if (err)
 		vlog_err(SESS_LOG, "%s: DNS in %s: %s", s->cfg.name, path, strerror(-err));
 	else
@@ -233,28 +342,23 @@ int sess_net_configure(struct sess *s)
 	unsigned mtu;
 	int err;
 
-	if (!s->plat) {
-		/* Journal names take [A-Za-z0-9_-]; profile names also '.'. */
-		char jname[sizeof(s->cfg.name)];
-		size_t i;
-
-		for (i = 0; s->cfg.name[i] && i + 1 < sizeof(jname); i++)
-			jname[i] = s->cfg.name[i] == '.' ? '_' : s->cfg.name[i];
-		jname[i] = 0;
-		err = plat_open(&s->plat, s->cfg.state_dir, jname);
-		if (err) {
-			vlog_err(SESS_LOG, "%s: state directory %s: %s", s->cfg.name,
-				 s->cfg.state_dir, strerror(-err));
-			return err;
-		}
-	}
+	err = sess_plat_open(s);
+	if (err)
+		return err;
+	s->n_net_ids = 0;
 	err = tun_open(&s->tun, s->cfg.tun_name, s->cfg.tun_offload ? TUN_OPEN_OFFLOAD : 0);
 	if (err) {
 		vlog_err(SESS_LOG, "%s: TUN device: %s", s->cfg.name, strerror(-err));
 		s->tun.fd = -1;
 		return err;
 	}
-	err = plat_tun_record(s->plat, s->tun.ifindex, s->tun.ifname, NULL);
+	err = recorded(s, plat_tun_record(s->plat, s->tun.ifindex, s->tun.ifname, next_id(s)));
+	if (err)
+		return err;
+	if (s->cfg.watch)
+		plat_watch_ignore(s->cfg.watch, s->tun.ifindex);
+	/* The kill switch lets the new TUN through (it stays closed until). */
+	err = killswitch_update(s);
 	if (err)
 		return err;
 	mtu = tunnel_mtu(s);
@@ -266,7 +370,7 @@ int sess_net_configure(struct sess *s)
 		addr.ip.family = AF_INET;
 		memcpy(addr.ip.addr, s->info.ip4, 4);
 		addr.plen = 32;
-		err = plat_addr_add(s->plat, s->tun.ifindex, &addr, NULL);
+		err = recorded(s, plat_addr_add(s->plat, s->tun.ifindex, &addr, next_id(s)));
 		if (err)
 			return err;
 	}
@@ -275,7 +379,7 @@ int sess_net_configure(struct sess *s)
 		addr.ip.family = AF_INET6;
 		memcpy(addr.ip.addr, s->info.ip6, 16);
 		addr.plen = 128;
-		err = plat_addr_add(s->plat, s->tun.ifindex, &addr, NULL);
+		err = recorded(s, plat_addr_add(s->plat, s->tun.ifindex, &addr, next_id(s)));
 		if (err)
 			return err;
 	}
@@ -286,26 +390,43 @@ int sess_net_configure(struct sess *s)
 	if (!err)
 		err = install_rules(s, full);
 	if (!err)
-		err = apply_dns(s);
+		err = apply_dns(s, full);
 	if (!err)
 		err = sess_dp_start_tun(s);
 	if (!err)
-		vlog_notice(SESS_LOG, "%s: tunnel up on %s (MTU %u, %s tunnel)", s->cfg.name,
-			    s->tun.ifname, mtu, full ? "full" : "split");
+		vlog_notice(SESS_LOG, "%s: tunnel up on %s (MTU %u, %s tunnel%s)", s->cfg.name,
+			    s->tun.ifname, mtu, full ? "full" : "split",
+			    s->killswitch_on ? ", kill switch on" : "");
 	return err;
 }
 
-void sess_net_teardown(struct sess *s)
+void sess_net_teardown(struct sess *s, bool final)
 {
-	int err;
+	int err = 0;
 
 	sess_dp_stop_tun(s);
+	if (s->plat && s->resolved_ifindex && s->cfg.resolved) {
+		plat_resolved_revert(s->cfg.resolved, s->plat, s->resolved_ifindex);
+		s->resolved_ifindex = 0;
+	}
 	if (s->plat) {
-		err = plat_undo_all(s->plat);
+		if (final) {
+			err = plat_undo_all(s->plat);
+			s->killswitch_on = false;
+		} else {
+			/* This attempt only, newest first; the kill switch stays. */
+			while (s->n_net_ids) {
+				int e = plat_undo(s->plat, s->net_ids[--s->n_net_ids]);
+
+				if (e && e != -ENOENT && !err)
+					err = e;
+			}
+		}
 		if (err)
 			vlog_warn(SESS_LOG, "%s: undoing the system changes: %s", s->cfg.name,
 				  strerror(-err));
 	}
+	s->n_net_ids = 0;
 	if (s->tun.fd >= 0) {
 		tun_close(&s->tun);
 		s->tun.fd = -1;

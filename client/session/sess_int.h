@@ -44,6 +44,8 @@ struct sess {
 	uv_getaddrinfo_t gai;
 	bool gai_pending;
 	struct sockaddr_storage gw;
+	unsigned n_gw;                     /* every address the name resolved to */
+	struct plat_ip gw_all[8];
 
 	struct tp_path *path;
 	struct ike_sa *ike;
@@ -52,6 +54,10 @@ struct sess {
 
 	/* system state */
 	struct plat *plat;
+	bool killswitch_on;
+	uint64_t net_ids[48];   /* journal records of this attempt, oldest first */
+	unsigned n_net_ids;
+	int resolved_ifindex;   /* link given to systemd-resolved, 0 none */
 	struct tun_dev tun;
 	bool tun_up;
 	uv_poll_t *tun_poll; /* heap: it may outlive a closed TUN while libuv closes it */
@@ -84,7 +90,10 @@ void sess_dp_stop_tun(struct sess *s);
 void sess_dp_rx(struct tp_path *path, struct pkt *pkts, size_t n, void *arg);
 
 /* netcfg.c */
+int sess_plat_open(struct sess *s);
+int sess_killswitch_on(struct sess *s);
 int sess_net_configure(struct sess *s);
-void sess_net_teardown(struct sess *s);
+/* Undo this attempt's changes; `final` also ends the kill switch. */
+void sess_net_teardown(struct sess *s, bool final);
 
 #endif

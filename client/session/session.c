@@ -81,10 +81,10 @@ static void progress(struct sess *s, enum sess_step step, const char *detail)
 
 /* ---- ending ------------------------------------------------------------------ */
 
-static void teardown(struct sess *s)
+static void teardown(struct sess *s, bool final)
 {
 	sess_dp_stop_tun(s);
-	sess_net_teardown(s);
+	sess_net_teardown(s, final);
 	sess_dp_clear(s);
 	if (s->ike) {
 		ike_sa_free(s->ike);
@@ -125,11 +125,15 @@ static uint64_t backoff_ms(const struct sess *s)
 static void finish(struct sess *s, enum sess_state to, enum ike_fail why,
 		   const char *reason)
 {
-	teardown(s);
+	bool retry = to == SESS_FAILED && (s->cfg.keep_up || s->was_connected) &&
+		     s->t_reconnect;
+
+	/* The kill switch stays while we retry: no leak between attempts. */
+	teardown(s, !retry);
 	s->fail = why;
 	if (to == SESS_FAILED)
 		snprintf(s->last_error, sizeof(s->last_error), "%s", reason);
-	if (to == SESS_FAILED && (s->cfg.keep_up || s->was_connected) && s->t_reconnect) {
+	if (retry) {
 		uint64_t ms;
 
 		s->attempts++;
@@ -221,7 +225,7 @@ static void ike_established(void *arg, const struct ike_sa_info *info)
 		snprintf(why, sizeof(why), "cannot configure the tunnel: %s", strerror(-err));
 		/* Undo at once, then tell the gateway with a Delete so it keeps no
 		 * half-used SA; ike_closed reports this reason. */
-		sess_net_teardown(s);
+		sess_net_teardown(s, false);
 		snprintf(s->pending_fail, sizeof(s->pending_fail), "%s", why);
 		sess_set_state(s, SESS_DISCONNECTING, why);
 		ike_sa_close(s->ike);
@@ -316,6 +320,22 @@ static void start_ike(struct sess *s)
 	char why[512];
 	int err;
 
+	err = sess_plat_open(s);
+	if (err) {
+		snprintf(why, sizeof(why), "state directory %s: %s", s->cfg.state_dir,
+			 strerror(-err));
+		finish(s, SESS_FAILED, IKE_FAIL_LOCAL, why);
+		return;
+	}
+	if (s->cfg.killswitch && !s->killswitch_on) {
+		err = sess_killswitch_on(s);
+		if (err) {
+			snprintf(why, sizeof(why), "cannot turn the kill switch on: %s",
+				 strerror(-err));
+			finish(s, SESS_FAILED, IKE_FAIL_LOCAL, why);
+			return;
+		}
+	}
 	err = open_path(s);
 	if (err) {
 		snprintf(why, sizeof(why), "gateway unreachable: cannot open a path to %s: %s",
@@ -376,6 +396,22 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
 	}
 	memset(&s->gw, 0, sizeof(s->gw));
 	memcpy(&s->gw, pick->ai_addr, pick->ai_addrlen);
+	s->n_gw = 0;
+	for (ai = res; ai && s->n_gw < sizeof(s->gw_all) / sizeof(s->gw_all[0]); ai = ai->ai_next) {
+		struct plat_ip *ip = &s->gw_all[s->n_gw];
+
+		memset(ip, 0, sizeof(*ip));
+		if (ai->ai_family == AF_INET) {
+			ip->family = AF_INET;
+			memcpy(ip->addr, &((struct sockaddr_in *)ai->ai_addr)->sin_addr, 4);
+		} else if (ai->ai_family == AF_INET6) {
+			ip->family = AF_INET6;
+			memcpy(ip->addr, &((struct sockaddr_in6 *)ai->ai_addr)->sin6_addr, 16);
+		} else {
+			continue;
+		}
+		s->n_gw++;
+	}
 	uv_freeaddrinfo(res);
 	start_ike(s);
 }
@@ -401,6 +437,12 @@ static void start_attempt(struct sess *s, const char *why)
 	err = sess_set_state(s, SESS_RESOLVING, why);
 	if (err)
 		return;
+	if (s->killswitch_on && s->n_gw) {
+		/* DNS is blocked outside the tunnel now: keep the addresses
+		 * the kill switch already lets through. */
+		start_ike(s);
+		return;
+	}
 	progress(s, SESS_STEP_RESOLVING, s->cfg.gateway);
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;
@@ -492,7 +534,7 @@ void sess_free(struct sess *s)
 {
 	if (!s || s->freeing)
 		return;
-	teardown(s);
+	teardown(s, true);
 	if (s->plat) {
 		plat_close(s->plat);
 		s->plat = NULL;

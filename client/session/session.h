@@ -28,6 +28,8 @@
 #include "client/ike/ike.h"
 #include "platform/plat.h"
 
+struct plat_resolved;
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -78,6 +80,14 @@ struct sess_cfg {
 	bool tun_offload;        /* TUN GSO/GRO offloads */
 	bool keep_up;            /* retry from the first failure on (autoconnect) */
 	uint32_t backoff_max_s;  /* 0: 60 */
+
+	/* Kill switch: from the first IKE packet to `down`, also while
+	 * reconnecting, nothing leaves the physical links but IKE/ESP to the
+	 * gateway, DHCP/ND, and the uplinks' LANs with allow_lan. */
+	bool killswitch;
+	bool allow_lan;
+	struct plat_watch *watch;        /* uplinks (LAN prefixes); may be NULL */
+	struct plat_resolved *resolved;  /* systemd-resolved, NULL: resolv.conf */
 };
 
 struct sess_status {

@@ -208,6 +208,8 @@ int vpnd_profile_to_cfg(const struct vpn_profile *p, struct sess_cfg *cfg,
 	snprintf(cfg->name, sizeof(cfg->name), "%s", p->name);
 	snprintf(cfg->gateway, sizeof(cfg->gateway), "%s", p->gateway);
 	ic->mobike = p->mobike;
+	cfg->killswitch = p->killswitch;
+	cfg->allow_lan = p->allow_lan;
 	if (p->ike_rekey_s != VPN_PROFILE_UNSET)
 		ic->rekey_ike_s = p->ike_rekey_s;
 	if (p->esp_rekey_s != VPN_PROFILE_UNSET)

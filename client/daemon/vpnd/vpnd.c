@@ -15,6 +15,7 @@
 
 #include "client/daemon/vpnd/vpnd.h"
 #include "client/util/log.h"
+#include "platform/resolved.h"
 
 #define VPND_LOG "vpnd"
 #define MAX_DOWN_WAITERS 8
@@ -36,6 +37,8 @@ struct vpnd {
 	uv_loop_t *loop;
 	struct vpnd_paths paths;
 	struct ctl_server *ctl;
+	struct plat_resolved *resolved; /* NULL without a system bus */
+	struct plat_watch *watch;       /* uplinks, for the kill switch's LANs */
 	struct conn conns[VPND_MAX_CONNS];
 	uv_timer_t shutdown_timer;
 	void (*shutdown_done)(void *arg);
@@ -388,6 +391,8 @@ static void conn_up(struct vpnd *d, const char *name, struct ctl_call *call)
 	cfg->rule_priority = 30400 + 2 * c->idx;
 	cfg->state_dir = d->paths.state_dir;
 	cfg->keep_up = autoconnect;
+	cfg->resolved = d->resolved;
+	cfg->watch = d->watch;
 	cfg->resolv_conf = d->paths.resolv_conf;
 	e = sess_new(d->loop, cfg, &sess_ops, c, &c->sess);
 	crypto_wipe(cfg, sizeof(*cfg));
@@ -569,6 +574,14 @@ static const struct ctl_ops ctl_ops = {
 
 /* ---- life cycle ------------------------------------------------------------------ */
 
+static void on_uplinks(const struct plat_uplinks *u, void *arg)
+{
+	(void)arg;
+	vlog_info(VPND_LOG, "uplinks: %u usable%s%s", u->n,
+		  u->preferred >= 0 ? ", preferred " : "",
+		  u->preferred >= 0 ? u->link[u->preferred].ifname : "");
+}
+
 int vpnd_new(uv_loop_t *loop, const struct vpnd_paths *paths, struct vpnd **out)
 {
 	struct ctl_server_config sc = {.socket_path = paths->socket};
@@ -590,6 +603,11 @@ int vpnd_new(uv_loop_t *loop, const struct vpnd_paths *paths, struct vpnd **out)
 		free(d);
 		return err;
 	}
+	/* DNS goes through systemd-resolved when it runs, else resolv.conf. */
+	if (!d->paths.resolv_conf && plat_resolved_open(&d->resolved, loop) == 0)
+		vlog_info(VPND_LOG, "system bus found: DNS through systemd-resolved when it runs");
+	if (plat_watch_start(&d->watch, loop, 0, on_uplinks, d))
+		d->watch = NULL;
 	*out = d;
 	return 0;
 }
@@ -674,5 +692,9 @@ void vpnd_free(struct vpnd *d)
 	}
 	if (d->ctl)
 		ctl_server_stop(d->ctl, on_ctl_stopped, NULL);
+	if (d->watch)
+		plat_watch_close(d->watch);
+	if (d->resolved)
+		plat_resolved_close(d->resolved);
 	uv_close((uv_handle_t *)&d->shutdown_timer, on_timer_closed);
 }
