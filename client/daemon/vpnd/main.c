@@ -30,7 +30,7 @@
 
 struct opts {
 	bool foreground, cleanup, debug;
-	const char *socket, *profiles, *state_dir, *resolv_conf;
+	const char *socket, *profiles, *state_dir, *resolv_conf, *group;
 };
 
 static void usage(FILE *out)
@@ -43,11 +43,12 @@ static void usage(FILE *out)
 		"  -p, --profiles DIR    profile directory (default %s)\n"
 		"  -S, --state-dir DIR   state and clean-up journal (default %s)\n"
 		"      --resolv-conf PATH  the resolv.conf to manage (default /etc/resolv.conf)\n"
+		"  -g, --group NAME      the group whose members may connect (default %s)\n"
 		"      --cleanup         undo what an earlier vpnd left in the system, then exit\n"
 		"  -d, --debug           log debug lines\n"
 		"  -h, --help            this text\n"
 		"  -V, --version         the version\n",
-		CTL_DEFAULT_SOCKET, DEFAULT_PROFILES, DEFAULT_STATE);
+		CTL_DEFAULT_SOCKET, DEFAULT_PROFILES, DEFAULT_STATE, CTL_DEFAULT_GROUP);
 }
 
 static int parse(int argc, char **argv, struct opts *o)
@@ -59,6 +60,7 @@ static int parse(int argc, char **argv, struct opts *o)
 		{"profiles", required_argument, NULL, 'p'},
 		{"state-dir", required_argument, NULL, 'S'},
 		{"resolv-conf", required_argument, NULL, OPT_RESOLV},
+		{"group", required_argument, NULL, 'g'},
 		{"cleanup", no_argument, NULL, OPT_CLEANUP},
 		{"debug", no_argument, NULL, 'd'},
 		{"help", no_argument, NULL, 'h'},
@@ -70,13 +72,14 @@ static int parse(int argc, char **argv, struct opts *o)
 	o->socket = CTL_DEFAULT_SOCKET;
 	o->profiles = DEFAULT_PROFILES;
 	o->state_dir = DEFAULT_STATE;
-	while ((c = getopt_long(argc, argv, "fs:p:S:dhV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "fs:p:S:g:dhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'f': o->foreground = true; break;
 		case 's': o->socket = optarg; break;
 		case 'p': o->profiles = optarg; break;
 		case 'S': o->state_dir = optarg; break;
 		case OPT_RESOLV: o->resolv_conf = optarg; break;
+		case 'g': o->group = optarg; break;
 		case OPT_CLEANUP: o->cleanup = true; break;
 		case 'd': o->debug = true; break;
 		case 'h': usage(stdout); exit(0);
@@ -173,6 +176,7 @@ int main(int argc, char **argv)
 		.profiles = o.profiles,
 		.state_dir = o.state_dir,
 		.resolv_conf = o.resolv_conf,
+		.group = o.group,
 	};
 	err = vpnd_new(rt.loop, &ps.p, &rt.d);
 	if (err) {

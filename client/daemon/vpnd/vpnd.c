@@ -584,7 +584,7 @@ static void on_uplinks(const struct plat_uplinks *u, void *arg)
 
 int vpnd_new(uv_loop_t *loop, const struct vpnd_paths *paths, struct vpnd **out)
 {
-	struct ctl_server_config sc = {.socket_path = paths->socket};
+	struct ctl_server_config sc = {.socket_path = paths->socket, .group = paths->group};
 	struct vpnd *d = calloc(1, sizeof(*d));
 	int err;
 

@@ -23,6 +23,7 @@ struct vpnd_paths {
 	const char *profiles;    /* profile directory */
 	const char *state_dir;   /* platform journals */
 	const char *resolv_conf; /* NULL: /etc/resolv.conf */
+	const char *group;       /* may up/down besides root; NULL: "vpn" */
 };
 
 struct vpnd;
