@@ -6,12 +6,13 @@ set -eu
 
 PACKAGES="
   build-essential cmake pkg-config git ca-certificates
+  dpkg-dev systemd man-db
   clang libclang-rt-dev
   libuv1-dev android-libboringssl-dev libnl-route-3-dev libnl-3-dev
   libinih-dev libjansson-dev libsystemd-dev
   libgtest-dev
-  iproute2 nftables iputils-ping iperf3 tcpdump procps psmisc kmod jq util-linux openssl
-  dnsmasq-base
+  iproute2 nftables iputils-ping iperf3 tcpdump procps psmisc kmod tmux jq util-linux openssl
+  dnsmasq-base dbus-daemon
   strongswan-charon strongswan-swanctl strongswan-pki
   libcharon-extra-plugins libstrongswan-extra-plugins libstrongswan-standard-plugins
 "

@@ -3,6 +3,8 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <getopt.h>
+#include <grp.h>
+#include <sys/stat.h>
 #include <langinfo.h>
 #include <locale.h>
 #include <signal.h>
@@ -180,8 +182,12 @@ static int connect_daemon(const struct opts *o, struct cli_conn *c)
 		return CLI_EXIT_NO_DAEMON;
 	}
 	if (rc == -EACCES || rc == -EPERM) {
+		/* Name the group that owns the socket: it is the one to join. */
+		struct stat st;
+		const struct group *gr = stat(o->socket, &st) ? NULL : getgrgid(st.st_gid);
+
 		fprintf(stderr, "vpnctl: permission denied on %s (join the group %s)\n",
-			o->socket, CTL_DEFAULT_GROUP);
+			o->socket, gr && gr->gr_gid != 0 ? gr->gr_name : CTL_DEFAULT_GROUP);
 		return CLI_EXIT_PERMISSION;
 	}
 	fprintf(stderr, "vpnctl: cannot connect to %s: %s\n", o->socket, strerror(-rc));

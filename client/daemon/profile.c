@@ -50,6 +50,9 @@ enum key_id {
 	K_KILLSWITCH,
 	K_ALLOW_LAN,
 	K_AUTOCONNECT,
+	K_IKE_REKEY,
+	K_ESP_REKEY,
+	K_DPD,
 	K_COUNT,
 };
 
@@ -75,6 +78,9 @@ static const char *const key_names[K_COUNT] = {
 	[K_KILLSWITCH] = "killswitch",
 	[K_ALLOW_LAN] = "allow_lan",
 	[K_AUTOCONNECT] = "autoconnect",
+	[K_IKE_REKEY] = "ike_rekey",
+	[K_ESP_REKEY] = "esp_rekey",
+	[K_DPD] = "dpd",
 };
 
 /* Which auth methods use a key; keys not listed here are used by all. */
@@ -401,6 +407,41 @@ static int check_bool(struct parse_ctx *c, enum key_id k, const char *v, int lin
 	rc = check_enum(c, k, v, line, yes_no, 2, &i);
 	*out = i == 0;
 	return rc;
+}
+
+/* A duration: a number with an optional unit s, m or h ("90", "45m", "3h").
+ * 0 turns the timer off; otherwise at least `min` seconds, at most a day. */
+static int check_duration(struct parse_ctx *c, enum key_id k, const char *v, int line,
+			  uint32_t min, uint32_t *out)
+{
+	unsigned long n = 0, mult = 1;
+	const char *s = v;
+
+	if (!*s)
+		goto bad;
+	while (*s >= '0' && *s <= '9') {
+		n = n * 10 + (unsigned long)(*s++ - '0');
+		if (n > 86400ul * 1000)
+			goto bad;
+	}
+	if (s == v)
+		goto bad;
+	if (*s == 's' || *s == 'm' || *s == 'h') {
+		mult = *s == 's' ? 1 : *s == 'm' ? 60 : 3600;
+		s++;
+	}
+	if (*s)
+		goto bad;
+	n *= mult;
+	if (n != 0 && (n < min || n > 86400)) {
+		fail(c, line, "'%s' must be 0 or between %us and 24h", key_names[k], min);
+		return -EINVAL;
+	}
+	*out = (uint32_t)n;
+	return 0;
+bad:
+	fail(c, line, "'%s' is not a duration (like 90s, 45m, 3h): '%s'", key_names[k], v);
+	return -EINVAL;
 }
 
 static int resolve_path(struct parse_ctx *c, enum key_id k, const char *v, int line,
@@ -745,6 +786,9 @@ static int apply_key(struct parse_ctx *c, enum key_id k, const char *v, int line
 	case K_KILLSWITCH: return check_bool(c, k, v, line, &p->killswitch);
 	case K_ALLOW_LAN: return check_bool(c, k, v, line, &p->allow_lan);
 	case K_AUTOCONNECT: return check_bool(c, k, v, line, &p->autoconnect);
+	case K_IKE_REKEY: return check_duration(c, k, v, line, 10, &p->ike_rekey_s);
+	case K_ESP_REKEY: return check_duration(c, k, v, line, 10, &p->esp_rekey_s);
+	case K_DPD: return check_duration(c, k, v, line, 5, &p->dpd_s);
 	case K_COUNT: break;
 	}
 	return -EINVAL;
@@ -953,6 +997,7 @@ int vpn_profile_load(const char *path, const char *name, struct vpn_profile **ou
 	snprintf(c.p->name, sizeof(c.p->name), "%s", name);
 	c.p->transport = VPN_TRANSPORT_AUTO;
 	c.p->mobike = true;
+	c.p->ike_rekey_s = c.p->esp_rekey_s = c.p->dpd_s = VPN_PROFILE_UNSET;
 	rc = parse(&c);
 	if (!rc && (c.line_of[K_PSK] || c.line_of[K_EAP_PASSWORD]))
 		check_secret_mode(&c, path, &st);

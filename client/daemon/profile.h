@@ -19,6 +19,9 @@
  *   killswitch    yes | no (default no): block traffic outside the tunnel
  *   allow_lan     yes | no (default no): with killswitch, keep the local LAN
  *   autoconnect   yes | no (default no): bring up when vpnd starts
+ *   ike_rekey     how often we rekey the IKE SA: 30s, 45m, 3h (default 3h; 0 never)
+ *   esp_rekey     how often we rekey the Child SA (default 45m; 0 never)
+ *   dpd           liveness check after this much silence (default 30s; 0 off)
  *
  * Everything is checked at load; the first problem refuses the profile with
  * "FILE:LINE: reason". Keys outside [connection], unknown keys, duplicate
@@ -55,6 +58,7 @@ extern "C" {
 #define VPN_PROFILE_MAX_SECRET 1024        /* bytes in a PSK or password */
 #define VPN_PROFILE_MAX_PROFILES 256       /* profiles in one directory */
 #define VPN_PROFILE_ERR_MAX CTL_TEXT_MAX
+#define VPN_PROFILE_UNSET UINT32_MAX
 
 enum vpn_auth {
 	VPN_AUTH_PSK,
@@ -91,6 +95,8 @@ struct vpn_profile {
 	size_t n_routes;    /* 0: take the gateway's traffic selectors */
 	enum vpn_transport_pref transport;
 	bool mobike, full_tunnel, killswitch, allow_lan, autoconnect;
+	/* Timers in seconds; VPN_PROFILE_UNSET: the daemon's default. */
+	uint32_t ike_rekey_s, esp_rekey_s, dpd_s;
 	char warnings[VPN_PROFILE_MAX_WARNINGS][VPN_PROFILE_ERR_MAX];
 	size_t n_warnings;
 };

@@ -126,6 +126,10 @@ static inline uint32_t get_be32(const uint8_t *b)
 {
 	return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
 }
+static inline uint64_t get_be64(const uint8_t *b)
+{
+	return (uint64_t)get_be32(b) << 32 | get_be32(b + 4);
+}
 static inline void put_be16(uint8_t *b, uint16_t v)
 {
 	b[0] = (uint8_t)(v >> 8);

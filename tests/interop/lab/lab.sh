@@ -344,8 +344,8 @@ write_gw_swanctl() {
 		proposals = $IKE_PROPOSALS
 		mobike = yes
 		fragmentation = yes
-		dpd_delay = 30s
-		rekey_time = 4h
+		dpd_delay = ${LAB_GW_DPD:-30s}
+		rekey_time = ${LAB_GW_IKE_REKEY:-4h}
 EOF
 	}
 	child() {
@@ -354,7 +354,7 @@ EOF
 			$1 {
 				local_ts = $2
 				esp_proposals = $ESP_PROPOSALS
-				rekey_time = 1h
+				rekey_time = ${LAB_GW_CHILD_REKEY:-1h}
 				dpd_action = clear
 			}
 		}

@@ -1,0 +1,15 @@
+#!/bin/bash
+# Our client (vpnd + vpnctl) through the lab's strongSwan gateway with
+# psk authentication: up, status --json, ping, DNS, iperf3, down, clean.
+set -euo pipefail
+HERE=$(dirname "$(readlink -f "$0")")
+source "$HERE/lab/testlib.sh"
+t_timebox "${LAB_TEST_TIMEOUT:-240}" "$@"
+P=${1:?usage: $0 PREFIX}
+t_use "$P"
+lab_up "$P"
+lab_load_env "$P"
+source "$HERE/lab/vpnc.sh"
+source "$HERE/lab/client_basic.sh"
+vc_basic_test psk
+t_done
