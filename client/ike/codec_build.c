@@ -155,9 +155,13 @@ static int put_proposal(struct ike_builder *b, const struct ike_proposal *p,
 	wbuf_u8(&b->w, p->spi_len);
 	wbuf_u8(&b->w, (uint8_t)total);
 	wbuf_put(&b->w, p->spi, p->spi_len);
-	for (unsigned t = IKE_XFORM_ENCR; t < IKE_PROPOSAL_NTYPES; t++)
-		for (unsigned i = 0; i < p->n[t]; i++)
-			put_xform(b, (uint8_t)t, &p->x[t][i], ++done == total);
+	/* Type by type in strongSwan's order (RFC 7296 3.3 leaves it free):
+	 * then our messages match what gateways send, byte for byte. */
+	static const uint8_t order[] = {IKE_XFORM_ENCR, IKE_XFORM_INTEG, IKE_XFORM_PRF,
+					IKE_XFORM_DH, IKE_XFORM_ESN};
+	for (unsigned k = 0; k < sizeof(order); k++)
+		for (unsigned i = 0; i < p->n[order[k]]; i++)
+			put_xform(b, order[k], &p->x[order[k]][i], ++done == total);
 	if (b->w.len - at > UINT16_MAX)
 		return fail(b, -EMSGSIZE);
 	wbuf_patch_be16(&b->w, at + 2, (uint16_t)(b->w.len - at));

@@ -5,7 +5,8 @@
  *
  * A proposal keeps its transforms as one list per transform type, in the
  * order of preference; the SA payload builder emits them type by type
- * (ENCR, PRF, INTEG, DH, ESN), which is the order strongSwan uses too.
+ * (ENCR, INTEG, PRF, DH, ESN), which is the order strongSwan uses too (the
+ * captures in tests/fixtures/strongswan show it).
  *
  * Errors are the IKE codec's own codes (client/ike/codec.h, -1000 and down),
  * every refusal also writes one log line naming the offending keyword. */

@@ -414,8 +414,8 @@ TEST_F(Sa, RoundTripsToTheSameBytes)
 	Bytes body = cat({ike_prop_aes_gcm(true, 1),
 			  prop(false, 2, IKE_PROTO_IKE, {}, 5,
 			       cat({xf(true, IKE_XFORM_ENCR, IKE_ENCR_AES_CBC, keylen(128)),
-				    xf(true, IKE_XFORM_PRF, IKE_PRF_HMAC_SHA2_256),
 				    xf(true, IKE_XFORM_INTEG, IKE_INTEG_HMAC_SHA2_256_128),
+				    xf(true, IKE_XFORM_PRF, IKE_PRF_HMAC_SHA2_256),
 				    xf(true, IKE_XFORM_DH, IKE_DH_MODP2048),
 				    xf(false, IKE_XFORM_DH, IKE_DH_CURVE25519)}))});
 	uint8_t first;
