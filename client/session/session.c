@@ -365,9 +365,10 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
 	char why[512];
 
 	s->gai_pending = false;
+	s->handles_open--; /* the lookup's reference (sess_up took it) */
 	if (s->freeing) {
 		uv_freeaddrinfo(res);
-		if (--s->handles_open == 0)
+		if (s->handles_open == 0)
 			free(s);
 		return;
 	}

@@ -156,8 +156,11 @@ int main(int argc, char **argv)
 		vlog_set_sink(journal_sink, NULL);
 	if (o.debug)
 		vlog_set_level(VLOG_DEBUG);
-	if (o.cleanup)
-		return cleanup(o.state_dir) && cleanup(o.state_dir) != -EBUSY ? 1 : 0;
+	if (o.cleanup) {
+		/* -EBUSY: a running vpnd owns a journal; the rest was cleaned. */
+		err = cleanup(o.state_dir);
+		return err && err != -EBUSY ? 1 : 0;
+	}
 	if (crypto_init()) {
 		vlog_err("vpnd", "crypto self-check failed");
 		return 1;

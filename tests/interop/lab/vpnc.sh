@@ -29,9 +29,11 @@ vc_start() {
 	chmod 700 "$d/profiles" "$d/state"
 	[[ -x "$VC_VPND" && -x "$VC_VPNCTL" ]] || t_fail "vpnd/vpnctl not built in $VC_BUILD"
 	# Keep the namespace's resolv.conf to prove it comes back.
-	cp "$LAB_CLI_RESOLV_CONF" "$d/resolv.conf.orig"
-	lab_exec "$p" cli "$VC_VPND" --foreground --debug --socket "$d/vpnd.sock" \
-		--profiles "$d/profiles" --state-dir "$d/state" "$@" >"$d/vpnd.log" 2>&1 &
+	[[ -e "$d/resolv.conf.orig" ]] || cp "$LAB_CLI_RESOLV_CONF" "$d/resolv.conf.orig"
+	rm -f "$d/vpnd.sock" # a killed vpnd's socket must not count as ready
+	# `ip netns exec` execs vpnd: $! is vpnd itself (signals reach it).
+	ip netns exec "$LAB_NS_CLI" "$VC_VPND" --foreground --debug --socket "$d/vpnd.sock" \
+		--profiles "$d/profiles" --state-dir "$d/state" "$@" >>"$d/vpnd.log" 2>&1 &
 	VC_PID=$!
 	local i
 	for i in $(seq 1 50); do
