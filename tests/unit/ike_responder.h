@@ -1661,6 +1661,7 @@ protected:
 	std::vector<ChildUp> ups;
 	std::vector<std::pair<uint32_t, uint32_t>> downs;
 	int closed_calls = 0;
+	uint64_t closed_at = 0;
 	ike_fail why = IKE_FAIL_NONE;
 	std::string reason;
 	std::vector<uint16_t> ke_groups;
@@ -1741,6 +1742,7 @@ protected:
 		ops.closed = [](void *a, ike_fail w, const char *r) {
 			auto *t = static_cast<IkeSaTest *>(a);
 			t->closed_calls++;
+			t->closed_at = uv_now(&t->loop);
 			t->why = w;
 			t->reason = r;
 		};
