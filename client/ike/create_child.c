@@ -200,6 +200,9 @@ static int select_esp(const struct ike_sa *sa, const struct ike_sa_payload *offe
 			c.num = t->num;
 			c.protocol = IKE_PROTO_ESP;
 			c.spi_len = IKE_CHILD_SPI_LEN;
+			/* The gateway's SPI, our outbound one, until the answer
+			 * gets ours. */
+			memcpy(c.spi, t->spi, IKE_CHILD_SPI_LEN);
 			for (k = 0; k < 3 && ok; k++) {
 				int ty = types[k];
 				unsigned m;
@@ -328,7 +331,6 @@ void ike_create_child_recv_request(struct ike_sa *sa, const struct ike_header *h
 		answer_error(sa, h, IKE_N_TEMPORARY_FAILURE);
 		return;
 	}
-	put_be32(rr.chosen.spi, spi_in);
 	crypto_random(rr.nr, sizeof(rr.nr));
 	rr.group = p ? ke.group : 0;
 	if (rr.group) {
@@ -352,6 +354,7 @@ void ike_create_child_recv_request(struct ike_sa *sa, const struct ike_header *h
 	crypto_wipe(gir, sizeof(gir));
 	if (err)
 		return;
+	put_be32(rr.chosen.spi, spi_in); /* the answer carries our SPI */
 	ike_send_response(sa, IKE_EXCH_CREATE_CHILD_SA, h->msgid, build_rekey_resp);
 	crypto_wipe(&rr, sizeof(rr));
 	/* Our own timer starts over for the new SA; the gateway deletes the old. */
