@@ -311,7 +311,8 @@ void ike_create_child_recv_request(struct ike_sa *sa, const struct ike_header *h
 		return;
 	}
 	p = ike_chain_find(c, IKE_PT_NONCE);
-	if (!p || ike_parse_nonce(p, &ni) ||
+	if (!p || ike_parse_nonce(p, &ni) || !ike_chain_find(c, IKE_PT_TSI) ||
+	    !ike_chain_find(c, IKE_PT_TSR) ||
 	    ike_parse_ts(ike_chain_find(c, IKE_PT_TSI), &rr.tsi) ||
 	    ike_parse_ts(ike_chain_find(c, IKE_PT_TSR), &rr.tsr)) {
 		answer_error(sa, h, IKE_N_INVALID_SYNTAX);
