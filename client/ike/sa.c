@@ -383,7 +383,7 @@ static void on_retransmit(uv_timer_t *t)
 					    sa->state == IKE_STATE_DELETING
 				    ? IKE_FAIL_DEAD_PEER
 				    : IKE_FAIL_UNREACHABLE;
-		if (sa->task == IKE_TASK_DELETE_IKE) {
+		if (sa->task == IKE_TASK_DELETE_IKE || sa->state == IKE_STATE_DELETING) {
 			ike_fail(sa, IKE_FAIL_CLOSED_BY_USER,
 				 "closed (the gateway did not confirm the Delete)");
 			return;
@@ -758,16 +758,20 @@ void ike_sa_close(struct ike_sa *sa)
 	uv_timer_stop(&sa->t_dpd);
 	uv_timer_stop(&sa->t_rekey_ike);
 	uv_timer_stop(&sa->t_rekey_child);
-	/* Whatever is outstanding is abandoned: the Delete goes first. */
-	uv_timer_stop(&sa->t_retransmit);
-	sa->task = IKE_TASK_NONE;
 	sa->pending = 0;
-	if (ike_delete_ike_send(sa)) {
-		ike_fail(sa, IKE_FAIL_CLOSED_BY_USER, "closed (Delete not sent)");
-		return;
-	}
 	/* Bounded: two seconds for the gateway to confirm. */
 	uv_timer_start(&sa->t_delete, on_delete_timeout, 2000, 0);
+	if (sa->task != IKE_TASK_NONE) {
+		/* Window size one (RFC 7296 2.3): the Delete takes the next
+		 * message ID once the outstanding request is answered. Sent
+		 * now under the same ID, a gateway that has answered that
+		 * request already would only repeat its answer, and we would
+		 * take that for the confirmation of a Delete it never saw. */
+		ike_schedule(sa, IKE_TASK_DELETE_IKE);
+		return;
+	}
+	if (ike_delete_ike_send(sa))
+		ike_fail(sa, IKE_FAIL_CLOSED_BY_USER, "closed (Delete not sent)");
 }
 
 static void release(struct ike_sa *sa)
