@@ -734,6 +734,7 @@ public:
 		return nullptr;
 	}
 	uint32_t next_own_msgid() const { return own_msgid; }
+	void set_own_msgid(uint32_t m) { own_msgid = m; }
 
 	// Seal a protected message (fragmented when frag_max_msg asks for it).
 	std::vector<Bytes> seal(const ike_header &h, const Pls &pls)
