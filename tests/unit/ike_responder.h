@@ -27,6 +27,7 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <new>
 #include <string>
 #include <vector>
 
@@ -577,6 +578,7 @@ public:
 		crypto_cipher_free(c_in);
 		crypto_cipher_free(c_out);
 		crypto_dh_free(own_dh);
+		crypto_cert_free(peer_cert);
 	}
 	Responder(const Responder &) = delete;
 	Responder &operator=(const Responder &) = delete;
@@ -1856,6 +1858,32 @@ protected:
 	}
 
 	// ---- driving ---------------------------------------------------------------
+
+	// A fresh engine and a fresh responder (its knobs back to the defaults;
+	// `configure` sets them again), events forgotten: for tests that need
+	// many IKE SAs in one test body.
+	void restart(const std::function<void()> &configure)
+	{
+		if (sa)
+			ike_sa_free(sa);
+		sa = nullptr;
+		uv_run(&loop, UV_RUN_DEFAULT); // the engine's handles close
+		gw.~Responder();
+		new (&gw) Responder();
+		outbox.clear();
+		sent.clear();
+		progress.clear();
+		established = false;
+		ups.clear();
+		downs.clear();
+		closed_calls = 0;
+		why = IKE_FAIL_NONE;
+		reason.clear();
+		ke_groups.clear();
+		log.clear();
+		if (configure)
+			configure();
+	}
 
 	void create()
 	{
