@@ -278,6 +278,12 @@ static int derive(struct ike_sa *sa, const struct ike_msg *m)
 	bool esn;
 	int err;
 
+	/* The payload table waives SA, KE and Nonce for an answer with an
+	 * error notify or a COOKIE, by type alone; one that did not parse
+	 * lets such an answer through to here. */
+	if (!ike_chain_find(&m->chain, IKE_PT_SA) || !ike_chain_find(&m->chain, IKE_PT_KE) ||
+	    !ike_chain_find(&m->chain, IKE_PT_NONCE))
+		return IKE_ERR_MISSING_PAYLOAD;
 	err = ike_parse_sa(ike_chain_find(&m->chain, IKE_PT_SA), &sap);
 	if (err)
 		return err;
