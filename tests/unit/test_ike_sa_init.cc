@@ -335,6 +335,38 @@ INSTANTIATE_TEST_SUITE_P(
 			  BadKe{"x25519_zero", "aes128gcm16-prfsha256-curve25519", IKE_DH_CURVE25519, Bytes(32, 0)}),
 	[](const ::testing::TestParamInfo<BadKe> &i) { return std::string(i.param.name); });
 
+// A notify the codec cannot parse must not stand in for SA, KE and Nonce:
+// the table exempts answers with an error notify or a COOKIE from the
+// required payloads, by the notify's type alone.
+TEST_F(SaInit, UnparsableCookieWithoutNonce)
+{
+	gw.edit = [&](const Msg &, ike_header &, Pls &pls) {
+		remove_pl(pls, IKE_PT_NONCE);
+		Bytes body = {0, 0, 0, 0};
+		put_be16(body.data() + 2, IKE_N_COOKIE);
+		body.resize(4 + 65, 0x33); // one octet beyond RFC 7296 2.6
+		pls.push_back(Pl{IKE_PT_NOTIFY, body});
+	};
+	start();
+	ASSERT_TRUE(wait_closed());
+	EXPECT_TRUE(closed_with(IKE_FAIL_PROTOCOL, "refused"));
+	EXPECT_TRUE(sent_of(IKE_EXCH_IKE_AUTH).empty());
+}
+
+TEST_F(SaInit, UnparsableErrorNotifyWithoutKe)
+{
+	gw.edit = [&](const Msg &, ike_header &, Pls &pls) {
+		remove_pl(pls, IKE_PT_KE);
+		Bytes body = {0, 3, 0, 0, 1, 2, 3}; // SPI size 3 is no SPI size
+		put_be16(body.data() + 2, IKE_N_INVALID_SYNTAX);
+		pls.push_back(Pl{IKE_PT_NOTIFY, body});
+	};
+	start();
+	ASSERT_TRUE(wait_closed());
+	EXPECT_EQ(why, IKE_FAIL_PROTOCOL) << reason;
+	EXPECT_TRUE(sent_of(IKE_EXCH_IKE_AUTH).empty());
+}
+
 // ---- answers that are not ours -------------------------------------------------------------------
 
 // Feed a doctored answer by hand, check nothing moved, then the real one.

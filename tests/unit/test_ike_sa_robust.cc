@@ -286,13 +286,20 @@ TEST_F(Robust, RandomDamage)
 				v[rng() % v.size()] = uint8_t(rng());
 			if (rng() % 4 == 0)
 				v.resize(rng() % v.size());
+			if (v == d)
+				continue; // the random bytes happened to be the old ones
 			Snap before = snap();
 			ike_sa_recv(sa, v.data(), v.size());
 			variants++;
 			Snap after = snap();
 			if (after.state != before.state || after.closed != before.closed ||
 			    after.ups != before.ups || after.downs != before.downs)
-				violations.push_back("random damage moved the SA");
+				violations.push_back("random damage moved the SA: " + ike_exchange_name_of(d) +
+						     " state " + ike_state_name(before.state) + " -> " +
+						     ike_state_name(after.state) + ", closed " +
+						     std::to_string(after.closed) + " (" + reason + "), ups " +
+						     std::to_string(after.ups) + ", damaged " + hex(v) +
+						     " from " + hex(d) + " log@" + std::to_string(log.size()));
 			sent.resize(before.sent);
 			outbox.resize(before.outbox);
 		}
