@@ -1,6 +1,6 @@
 // Robustness of the engine against damaged datagrams: every message the
 // scripted responder sends in a range of flows is first fed to the engine
-// with each byte flipped (three ways), truncated at every length and
+// with each bit and each whole byte flipped, truncated at every length and
 // extended, and only then delivered intact. A damaged copy must never
 // crash the engine nor move it: same state, no callbacks, and nothing sent
 // but a repeat of an earlier datagram (a cached response). The intact
@@ -16,6 +16,10 @@
 namespace {
 
 using namespace iketest;
+
+// Each single bit, and the whole octet.
+constexpr uint8_t FLIPS[] = {0x01, 0x02, 0x04, 0x08, 0x10, 0x20, 0x40, 0x80, 0xff};
+constexpr size_t NFLIPS = sizeof(FLIPS);
 
 class Robust : public IkeSaTest {
 protected:
@@ -39,7 +43,7 @@ protected:
 	{
 		std::vector<Bytes> v;
 		for (size_t i = 0; i < d.size(); i++)
-			for (uint8_t x : {0x01, 0x80, 0xff}) {
+			for (uint8_t x : FLIPS) {
 				v.push_back(d);
 				v.back()[i] ^= x;
 			}
@@ -189,21 +193,20 @@ TEST_F(Robust, DamagedInitResponse)
 	size_t dropped = 0, accepted = 0, failed = 0, retried = 0;
 	Bytes good;
 	bool need_fresh = true;
-	// Variant k of an answer of len octets: byte k/3 flipped three ways,
+	// Variant k of an answer of len octets: byte k/NFLIPS flipped,
 	// then the truncations, then one octet too many.
 	auto variant = [](const Bytes &g, size_t k, Bytes *out) {
 		size_t len = g.size();
-		static const uint8_t x[3] = {0x01, 0x80, 0xff};
 		*out = g;
-		if (k < 3 * len) {
-			(*out)[k / 3] ^= x[k % 3];
+		if (k < NFLIPS * len) {
+			(*out)[k / NFLIPS] ^= FLIPS[k % NFLIPS];
 			return true;
 		}
-		if (k < 4 * len) {
-			out->resize(k - 3 * len);
+		if (k < (NFLIPS + 1) * len) {
+			out->resize(k - NFLIPS * len);
 			return true;
 		}
-		if (k == 4 * len) {
+		if (k == (NFLIPS + 1) * len) {
 			out->push_back(0);
 			return true;
 		}
