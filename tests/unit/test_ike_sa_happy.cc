@@ -184,12 +184,16 @@ struct SigCase {
 	const char *alg;       // with method 14
 };
 
+std::ostream &operator<<(std::ostream &o, const SigCase &c) { return o << c.key; }
+
 class Certificates : public HappyPath, public ::testing::WithParamInterface<SigCase> {};
 
 TEST_P(Certificates, SignsAsTheGatewayAnnouncedAndVerifiesIt)
 {
 	const SigCase &c = GetParam();
 	use_pubkey(c.cert, c.key, c.id);
+	if (c.announce)
+		gw.hash_algs.push_back(IKE_HASH_IDENTITY); // RFC 8420, for Ed25519
 	if (!c.announce) {
 		gw.hash_algs.clear();
 		gw.classic_sig = true;
@@ -229,6 +233,47 @@ INSTANTIATE_TEST_SUITE_P(
 				ch = '_';
 		return n + (i.param.announce ? "_rfc7427" : "_classic");
 	});
+
+// RFC 7427 4: the signature's hash is one the gateway announced.
+struct HashCase {
+	const char *name, *cert, *key, *id;
+	std::vector<uint16_t> announced;
+	uint8_t method;
+	const char *alg;
+};
+
+std::ostream &operator<<(std::ostream &o, const HashCase &c) { return o << c.name; }
+
+class HashChoice : public HappyPath, public ::testing::WithParamInterface<HashCase> {};
+
+TEST_P(HashChoice, UsesAnAnnouncedHash)
+{
+	const HashCase &c = GetParam();
+	use_pubkey(c.cert, c.key, c.id);
+	gw.hash_algs = c.announced;
+	ASSERT_TRUE(connect()) << reason;
+	EXPECT_EQ(gw.init_auth_method, c.method);
+	EXPECT_EQ(gw.init_auth_alg, c.alg);
+	EXPECT_TRUE(gw.init_auth_ok);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+	Announced, HashChoice,
+	::testing::Values(
+		HashCase{"rsa_sha384_only", "client-rsa.pem", "client-rsa.key", "alice@vpnctl.test",
+			 {IKE_HASH_SHA2_384}, IKE_AUTH_DIGITAL_SIG, "rsa-sha384"},
+		HashCase{"rsa_sha512_only", "client-rsa.pem", "client-rsa.key", "alice@vpnctl.test",
+			 {IKE_HASH_SHA2_512}, IKE_AUTH_DIGITAL_SIG, "rsa-sha512"},
+		HashCase{"rsa_sha1_only", "client-rsa.pem", "client-rsa.key", "alice@vpnctl.test",
+			 {IKE_HASH_SHA1}, IKE_AUTH_RSA_SIG, ""},
+		HashCase{"p256_sha512_only", "server-ecdsa.pem", "server-ecdsa.key", "vpn.vpnctl.test",
+			 {IKE_HASH_SHA2_512}, IKE_AUTH_DIGITAL_SIG, "ecdsa-sha512"},
+		HashCase{"p384_sha256_only", "leaf-p384.pem", "leaf-p384.key", "p384.vpnctl.test",
+			 {IKE_HASH_SHA2_256}, IKE_AUTH_DIGITAL_SIG, "ecdsa-sha256"},
+		HashCase{"p384_all", "leaf-p384.pem", "leaf-p384.key", "p384.vpnctl.test",
+			 {IKE_HASH_SHA2_256, IKE_HASH_SHA2_384, IKE_HASH_SHA2_512}, IKE_AUTH_DIGITAL_SIG,
+			 "ecdsa-sha384"}),
+	[](const ::testing::TestParamInfo<HashCase> &i) { return std::string(i.param.name); });
 
 TEST_F(HappyPath, CertificateRequestNamesTheConfiguredCa)
 {

@@ -278,6 +278,8 @@ struct BadKe {
 	Bytes value;
 };
 
+std::ostream &operator<<(std::ostream &o, const BadKe &k) { return o << k.name; }
+
 class BadKeValue : public SaInit, public ::testing::WithParamInterface<BadKe> {};
 
 TEST_P(BadKeValue, IsRefused)
