@@ -534,6 +534,19 @@ static void recv_response(struct ike_sa *sa, uint8_t *buf, size_t len,
 	dispatch_response(sa, m, &inner);
 }
 
+/* The refusal of an authenticated but malformed request (RFC 7296 2.5,
+ * 3.10.1): the notify type is in resp_error, UNSUPPORTED_CRITICAL_PAYLOAD
+ * names the payload type. Read by build_refusal, one at a time. */
+static uint8_t refused_type;
+
+static int build_refusal(struct ike_sa *sa, struct ike_builder *b)
+{
+	bool critical = sa->resp_error == IKE_N_UNSUPPORTED_CRITICAL_PAYLOAD;
+
+	return ike_build_notify(b, IKE_PROTO_NONE, NULL, 0, sa->resp_error, &refused_type,
+				critical ? 1 : 0);
+}
+
 static void recv_request(struct ike_sa *sa, uint8_t *buf, struct ike_msg *m)
 {
 	struct ike_chain inner;
@@ -552,7 +565,20 @@ static void recv_request(struct ike_sa *sa, uint8_t *buf, struct ike_msg *m)
 			  m->hdr.msgid, sa->peer_msgid);
 		return;
 	}
+	inner.buf = NULL; /* set once the inner chain is walked, i.e. it decrypted */
 	err = unprotect(sa, buf, m, &inner);
+	if (err < 0 && inner.buf && ike_err_notify(err)) {
+		/* The gateway sent it (it decrypted): answer, or it retransmits
+		 * until it takes us for dead. */
+		vlog_warn(IKE_LOG, "peer request %s %u refused with %s",
+			  ike_exchange_name(m->hdr.exchange), m->hdr.msgid,
+			  ike_notify_name(ike_err_notify(err)));
+		refused_type = inner.bad_type;
+		sa->resp_error = ike_err_notify(err);
+		ike_send_response(sa, m->hdr.exchange, m->hdr.msgid, build_refusal);
+		sa->resp_error = 0;
+		return;
+	}
 	if (err <= 0)
 		return;
 	peer_seen(sa);
