@@ -83,6 +83,43 @@ TEST_F(Established, RetransmittedRequestGetsTheSameResponse)
 	EXPECT_EQ(gw.responses.size(), 2u);
 }
 
+// RFC 7296 2.5: an authenticated request with a critical payload we do
+// not know is answered with UNSUPPORTED_CRITICAL_PAYLOAD naming its type;
+// silence would make the gateway retransmit and finally declare us dead.
+TEST_F(Established, UnsupportedCriticalPayloadIsAnswered)
+{
+	up();
+	ask(gw.own_request(IKE_EXCH_INFORMATIONAL, {Pl{60, {1, 2, 3, 4}, true}}));
+	ASSERT_EQ(gw.responses.size(), 1u);
+	const Pl *n = gw.responses[0].notify(IKE_N_UNSUPPORTED_CRITICAL_PAYLOAD);
+	ASSERT_NE(n, nullptr);
+	EXPECT_EQ(notify_data(*n), Bytes{60});
+	EXPECT_EQ(ike_sa_state(sa), IKE_STATE_ESTABLISHED);
+	// The exchange counts: the next request is the next message ID.
+	ask(gw.req_liveness());
+	EXPECT_EQ(gw.responses.size(), 2u);
+}
+
+// A malformed chain inside a request that decrypted: INVALID_SYNTAX.
+TEST_F(Established, MalformedRequestIsAnsweredWithInvalidSyntax)
+{
+	up();
+	Pl cp = pl_cp(IKE_CFG_SET, {});
+	ask(gw.own_request(IKE_EXCH_INFORMATIONAL, {cp, cp}));
+	ASSERT_EQ(gw.responses.size(), 1u);
+	EXPECT_TRUE(gw.responses[0].has_notify(IKE_N_INVALID_SYNTAX));
+	EXPECT_EQ(ike_sa_state(sa), IKE_STATE_ESTABLISHED);
+}
+
+// An unknown payload without the critical bit is skipped (2.5).
+TEST_F(Established, UnknownNonCriticalPayloadIsSkipped)
+{
+	up();
+	ask(gw.own_request(IKE_EXCH_INFORMATIONAL, {Pl{60, {1, 2, 3, 4}, false}}));
+	ASSERT_EQ(gw.responses.size(), 1u);
+	EXPECT_TRUE(gw.responses[0].pls.empty());
+}
+
 TEST_F(Established, RequestOutOfWindowIsDropped)
 {
 	up();
