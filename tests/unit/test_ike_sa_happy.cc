@@ -175,6 +175,61 @@ TEST_F(HappyPath, TrafficSelectorsAsConfiguredAndNarrowed)
 	EXPECT_TRUE(ts_equal(ups[0].info.tsi[0], ts4("10.99.0.7", "10.99.0.7")));
 }
 
+TEST_F(HappyPath, Ipv6Configuration)
+{
+	cfg.want_ipv6 = true;
+	uint8_t ip6[17], dns6[16];
+	inet_pton(AF_INET6, "fd00:99::7", ip6);
+	ip6[16] = 64;
+	inet_pton(AF_INET6, "fd00:99::1", dns6);
+	gw.edit = [&](const Msg &req, ike_header &, Pls &pls) {
+		if (req.hdr.exchange != IKE_EXCH_IKE_AUTH || !find_pl(pls, IKE_PT_CP))
+			return;
+		replace_pl(pls, pl_cp(IKE_CFG_REPLY, {{IKE_CP_INTERNAL_IP4_ADDRESS, {10, 99, 0, 7}},
+						      {IKE_CP_INTERNAL_IP6_ADDRESS, Bytes(ip6, ip6 + 17)},
+						      {IKE_CP_INTERNAL_IP6_DNS, Bytes(dns6, dns6 + 16)}}));
+	};
+	ASSERT_TRUE(connect()) << reason;
+	// The request asked for IPv6 too, with "any" selectors of both families.
+	ike_payload v = view(*gw.requests[1].find(IKE_PT_CP));
+	ike_cp cp;
+	ASSERT_EQ(ike_parse_cp(&v, &cp), 0);
+	bool asks6 = false;
+	for (unsigned i = 0; i < cp.n; i++)
+		asks6 |= cp.a[i].type == IKE_CP_INTERNAL_IP6_ADDRESS;
+	EXPECT_TRUE(asks6);
+	v = view(*gw.requests[1].find(IKE_PT_TSI));
+	ike_ts_list l;
+	ASSERT_EQ(ike_parse_ts(&v, &l), 0);
+	ASSERT_EQ(l.n, 2u);
+	EXPECT_EQ(l.ts[1].type, IKE_TS_IPV6_ADDR_RANGE);
+	// The reply.
+	EXPECT_TRUE(info.have_ip4);
+	EXPECT_EQ(info.ip4_prefix, 32) << "no netmask: a host address";
+	ASSERT_TRUE(info.have_ip6);
+	EXPECT_EQ(memcmp(info.ip6, ip6, 16), 0);
+	EXPECT_EQ(info.ip6_prefix, 64);
+	ASSERT_EQ(info.n_dns6, 1u);
+	EXPECT_EQ(memcmp(info.dns6[0], dns6, 16), 0);
+	EXPECT_EQ(info.n_domains, 0u);
+}
+
+TEST_F(HappyPath, InvalidDnsDomainIsIgnored)
+{
+	gw.domain = "corp.example;rm -rf";
+	ASSERT_TRUE(connect()) << reason;
+	EXPECT_EQ(info.n_domains, 0u);
+	EXPECT_TRUE(logged("INTERNAL_DNS_DOMAIN with an invalid name ignored"));
+	EXPECT_TRUE(info.have_ip4);
+}
+
+TEST_F(HappyPath, NetmaskWithHolesIsNotAPrefix)
+{
+	gw.netmask[2] = 0x0f;
+	ASSERT_TRUE(connect()) << reason;
+	EXPECT_EQ(info.ip4_prefix, 32);
+}
+
 // ---- certificates -------------------------------------------------------------------
 
 struct SigCase {
