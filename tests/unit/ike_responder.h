@@ -1660,6 +1660,7 @@ protected:
 	std::vector<ike_progress> progress;
 	bool established = false;
 	size_t ups_at_established = 0;
+	uint64_t established_at = 0;
 	ike_sa_info info{};
 	std::vector<ChildUp> ups;
 	std::vector<std::pair<uint32_t, uint32_t>> downs;
@@ -1725,6 +1726,7 @@ protected:
 			EXPECT_FALSE(t->established) << "established twice";
 			t->established = true;
 			t->ups_at_established = t->ups.size();
+			t->established_at = uv_now(&t->loop); // the base of the timers armed now
 			t->info = *i;
 		};
 		ops.child_up = [](void *a, const ike_child_info *c) {
