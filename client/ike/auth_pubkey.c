@@ -234,17 +234,22 @@ int ike_auth_sign(struct ike_sa *sa, const uint8_t *octets, size_t octets_len,
 	kt = crypto_privkey_type(k);
 	switch (kt) {
 	case CRYPTO_KEY_RSA:
-		if (rfc7427 && (peer_takes(sa, IKE_HASH_SHA2_256) || !peer_takes(sa, IKE_HASH_SHA2_384))) {
+		/* RFC 7427 4: a hash the gateway announced, else the classic
+		 * method (SHA-1), which needs no announcement. */
+		if (rfc7427 && peer_takes(sa, IKE_HASH_SHA2_256)) {
 			alg = (struct sig_alg){CRYPTO_SIG_RSA_PKCS1, CRYPTO_HASH_SHA256};
 			algid = alg_rsa_sha256, algid_len = sizeof(alg_rsa_sha256);
 		} else if (rfc7427 && peer_takes(sa, IKE_HASH_SHA2_384)) {
 			alg = (struct sig_alg){CRYPTO_SIG_RSA_PKCS1, CRYPTO_HASH_SHA384};
 			algid = alg_rsa_sha384, algid_len = sizeof(alg_rsa_sha384);
+		} else if (rfc7427 && peer_takes(sa, IKE_HASH_SHA2_512)) {
+			alg = (struct sig_alg){CRYPTO_SIG_RSA_PKCS1, CRYPTO_HASH_SHA512};
+			algid = alg_rsa_sha512, algid_len = sizeof(alg_rsa_sha512);
 		} else {
+			rfc7427 = false;
 			alg = (struct sig_alg){CRYPTO_SIG_RSA_PKCS1, CRYPTO_HASH_SHA1};
 			*method = IKE_AUTH_RSA_SIG;
 		}
-		(void)alg_rsa_sha512;
 		break;
 	case CRYPTO_KEY_EC_P256:
 		alg = (struct sig_alg){rfc7427 ? CRYPTO_SIG_ECDSA_DER : CRYPTO_SIG_ECDSA_RAW,
@@ -272,6 +277,23 @@ int ike_auth_sign(struct ike_sa *sa, const uint8_t *octets, size_t octets_len,
 		break;
 	default:
 		return -ENOTSUP;
+	}
+	/* ECDSA takes any hash: when the gateway did not announce the
+	 * curve's own, one it did announce (RFC 7427 4). */
+	if (rfc7427 && alg.scheme == CRYPTO_SIG_ECDSA_DER &&
+	    !peer_takes(sa, alg.hash == CRYPTO_HASH_SHA256   ? IKE_HASH_SHA2_256
+			    : alg.hash == CRYPTO_HASH_SHA384 ? IKE_HASH_SHA2_384
+							     : IKE_HASH_SHA2_512)) {
+		if (peer_takes(sa, IKE_HASH_SHA2_256)) {
+			alg.hash = CRYPTO_HASH_SHA256;
+			algid = alg_ecdsa_sha256, algid_len = sizeof(alg_ecdsa_sha256);
+		} else if (peer_takes(sa, IKE_HASH_SHA2_384)) {
+			alg.hash = CRYPTO_HASH_SHA384;
+			algid = alg_ecdsa_sha384, algid_len = sizeof(alg_ecdsa_sha384);
+		} else if (peer_takes(sa, IKE_HASH_SHA2_512)) {
+			alg.hash = CRYPTO_HASH_SHA512;
+			algid = alg_ecdsa_sha512, algid_len = sizeof(alg_ecdsa_sha512);
+		}
 	}
 	if (rfc7427 && algid) {
 		*method = IKE_AUTH_DIGITAL_SIG;

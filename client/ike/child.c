@@ -378,7 +378,9 @@ int ike_child_install(struct ike_sa *sa, const struct ike_chain *c, uint32_t spi
 			 "no proposal chosen: the gateway picked an ESP proposal we did not offer");
 		return -EBADMSG;
 	}
-	if (ike_parse_ts(ike_chain_find(c, IKE_PT_TSI), &tsi) ||
+	/* A missing TS payload is no answer either (the parsers take no NULL). */
+	if (!ike_chain_find(c, IKE_PT_TSI) || !ike_chain_find(c, IKE_PT_TSR) ||
+	    ike_parse_ts(ike_chain_find(c, IKE_PT_TSI), &tsi) ||
 	    ike_parse_ts(ike_chain_find(c, IKE_PT_TSR), &tsr)) {
 		ike_fail(sa, IKE_FAIL_TS_UNACCEPTABLE,
 			 "traffic selectors unacceptable: the gateway's answer has none we can use");

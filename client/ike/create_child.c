@@ -202,6 +202,9 @@ static int select_esp(const struct ike_sa *sa, const struct ike_sa_payload *offe
 			c.num = t->num;
 			c.protocol = IKE_PROTO_ESP;
 			c.spi_len = IKE_CHILD_SPI_LEN;
+			/* The gateway's SPI, our outbound one, until the answer
+			 * gets ours. */
+			memcpy(c.spi, t->spi, IKE_CHILD_SPI_LEN);
 			for (k = 0; k < 3 && ok; k++) {
 				int ty = types[k];
 				unsigned m;
@@ -323,7 +326,8 @@ void ike_create_child_recv_request(struct ike_sa *sa, const struct ike_header *h
 		}
 	}
 	p = ike_chain_find(c, IKE_PT_NONCE);
-	if (!p || ike_parse_nonce(p, &ni) ||
+	if (!p || ike_parse_nonce(p, &ni) || !ike_chain_find(c, IKE_PT_TSI) ||
+	    !ike_chain_find(c, IKE_PT_TSR) ||
 	    ike_parse_ts(ike_chain_find(c, IKE_PT_TSI), &rr.tsi) ||
 	    ike_parse_ts(ike_chain_find(c, IKE_PT_TSR), &rr.tsr)) {
 		answer_error(sa, h, IKE_N_INVALID_SYNTAX);

@@ -400,7 +400,7 @@ static void on_retransmit(uv_timer_t *t)
 					    sa->state == IKE_STATE_DELETING
 				    ? IKE_FAIL_DEAD_PEER
 				    : IKE_FAIL_UNREACHABLE;
-		if (sa->task == IKE_TASK_DELETE_IKE) {
+		if (sa->task == IKE_TASK_DELETE_IKE || sa->state == IKE_STATE_DELETING) {
 			ike_fail(sa, IKE_FAIL_CLOSED_BY_USER,
 				 "closed (the gateway did not confirm the Delete)");
 			return;
@@ -590,6 +590,19 @@ static void old_request(struct ike_sa *sa, const struct ike_msg *m,
 	}
 }
 
+/* The refusal of an authenticated but malformed request (RFC 7296 2.5,
+ * 3.10.1): the notify type is in resp_error, UNSUPPORTED_CRITICAL_PAYLOAD
+ * names the payload type. Read by build_refusal, one at a time. */
+static uint8_t refused_type;
+
+static int build_refusal(struct ike_sa *sa, struct ike_builder *b)
+{
+	bool critical = sa->resp_error == IKE_N_UNSUPPORTED_CRITICAL_PAYLOAD;
+
+	return ike_build_notify(b, IKE_PROTO_NONE, NULL, 0, sa->resp_error, &refused_type,
+				critical ? 1 : 0);
+}
+
 static void recv_request(struct ike_sa *sa, struct ike_gen *gen, uint8_t *buf,
 			 struct ike_msg *m)
 {
@@ -609,7 +622,20 @@ static void recv_request(struct ike_sa *sa, struct ike_gen *gen, uint8_t *buf,
 			  m->hdr.msgid, gen->peer_msgid);
 		return;
 	}
+	inner.buf = NULL; /* set once the inner chain is walked, i.e. it decrypted */
 	err = unprotect(sa, gen, buf, m, &inner);
+	if (err < 0 && inner.buf && ike_err_notify(err)) {
+		/* The gateway sent it (it decrypted): answer, or it retransmits
+		 * until it takes us for dead. */
+		vlog_warn(IKE_LOG, "peer request %s %u refused with %s",
+			  ike_exchange_name(m->hdr.exchange), m->hdr.msgid,
+			  ike_notify_name(ike_err_notify(err)));
+		refused_type = inner.bad_type;
+		sa->resp_error = ike_err_notify(err);
+		send_response_gen(sa, gen, m->hdr.exchange, m->hdr.msgid, build_refusal);
+		sa->resp_error = 0;
+		return;
+	}
 	if (err <= 0)
 		return;
 	peer_seen(sa);
@@ -860,16 +886,20 @@ void ike_sa_close(struct ike_sa *sa)
 	uv_timer_stop(&sa->t_dpd);
 	uv_timer_stop(&sa->t_rekey_ike);
 	uv_timer_stop(&sa->t_rekey_child);
-	/* Whatever is outstanding is abandoned: the Delete goes first. */
-	uv_timer_stop(&sa->t_retransmit);
-	sa->task = IKE_TASK_NONE;
 	sa->pending = 0;
-	if (ike_delete_ike_send(sa)) {
-		ike_fail(sa, IKE_FAIL_CLOSED_BY_USER, "closed (Delete not sent)");
-		return;
-	}
 	/* Bounded: two seconds for the gateway to confirm. */
 	uv_timer_start(&sa->t_delete, on_delete_timeout, 2000, 0);
+	if (sa->task != IKE_TASK_NONE) {
+		/* Window size one (RFC 7296 2.3): the Delete takes the next
+		 * message ID once the outstanding request is answered. Sent
+		 * now under the same ID, a gateway that has answered that
+		 * request already would only repeat its answer, and we would
+		 * take that for the confirmation of a Delete it never saw. */
+		ike_schedule(sa, IKE_TASK_DELETE_IKE);
+		return;
+	}
+	if (ike_delete_ike_send(sa))
+		ike_fail(sa, IKE_FAIL_CLOSED_BY_USER, "closed (Delete not sent)");
 }
 
 static void release(struct ike_sa *sa)

@@ -171,8 +171,13 @@ static int handle_notify_only(struct ike_sa *sa, const struct ike_msg *m)
 	}
 	p = ike_chain_find_notify(&m->chain, IKE_N_INVALID_KE_PAYLOAD);
 	if (p && !ike_parse_notify(p, &n) && !ike_notify_invalid_ke(&n, &group)) {
-		if (!group_offered(sa, group) || !crypto_dh_supported(group) ||
-		    group == sa->ke_group) {
+		if (group == sa->ke_group) {
+			ike_fail(sa, IKE_FAIL_PROTOCOL,
+				 "the gateway refuses key exchange group %u and asks for that same group",
+				 group);
+			return 1;
+		}
+		if (!group_offered(sa, group) || !crypto_dh_supported(group)) {
 			ike_fail(sa, IKE_FAIL_NO_PROPOSAL,
 				 "the gateway wants key exchange group %u, which we do not offer",
 				 group);
@@ -273,6 +278,12 @@ static int derive(struct ike_sa *sa, const struct ike_msg *m)
 	bool esn;
 	int err;
 
+	/* The payload table waives SA, KE and Nonce for an answer with an
+	 * error notify or a COOKIE, by type alone; one that did not parse
+	 * lets such an answer through to here. */
+	if (!ike_chain_find(&m->chain, IKE_PT_SA) || !ike_chain_find(&m->chain, IKE_PT_KE) ||
+	    !ike_chain_find(&m->chain, IKE_PT_NONCE))
+		return IKE_ERR_MISSING_PAYLOAD;
 	err = ike_parse_sa(ike_chain_find(&m->chain, IKE_PT_SA), &sap);
 	if (err)
 		return err;
@@ -295,7 +306,7 @@ static int derive(struct ike_sa *sa, const struct ike_msg *m)
 	    ke.group != sa->ike_prop.x[IKE_XFORM_DH][0].id || ke.group != sa->ke_group) {
 		vlog_warn(IKE_LOG, "IKE_SA_INIT response: KE group %u does not fit ours (%u)",
 			  ke.group, sa->ke_group);
-		return IKE_ERR_PROPOSAL_MISMATCH;
+		return -EPROTO; /* a protocol error, not a choice we did not offer */
 	}
 	err = ike_parse_nonce(ike_chain_find(&m->chain, IKE_PT_NONCE), &nonce);
 	if (err)
@@ -307,6 +318,7 @@ static int derive(struct ike_sa *sa, const struct ike_msg *m)
 	err = crypto_dh_shared(sa->dh, ke.data, ke.len, gir, gir_len);
 	if (err) {
 		vlog_warn(IKE_LOG, "the gateway's key exchange value is invalid");
+		err = -EBADMSG;
 		goto out;
 	}
 	err = ike_keys_skeyseed(algs.prf, sa->ni, sizeof(sa->ni), sa->nr, sa->nr_len,
@@ -354,6 +366,13 @@ void ike_sa_init_recv(struct ike_sa *sa, const struct ike_msg *m, uint8_t *buf,
 		if (err == IKE_ERR_PROPOSAL_MISMATCH)
 			ike_fail(sa, IKE_FAIL_NO_PROPOSAL,
 				 "no proposal chosen: the gateway picked a proposal we did not offer");
+		else if (err == -EPROTO)
+			ike_fail(sa, IKE_FAIL_PROTOCOL,
+				 "IKE_SA_INIT response refused: its key exchange is not of the group we sent (%u)",
+				 sa->ke_group);
+		else if (err == -EBADMSG)
+			ike_fail(sa, IKE_FAIL_PROTOCOL,
+				 "IKE_SA_INIT response refused: the gateway's key exchange value is invalid");
 		else
 			ike_fail(sa, IKE_FAIL_PROTOCOL, "IKE_SA_INIT response refused: %s",
 				 ike_strerror(err));
