@@ -71,6 +71,8 @@ usage: bench_client.sh [OPTIONS]       (as root)
   --parallel N      streams of the second throughput figure (default 4; 0: skip it)
   --rounds N        repeat everything N times, ABBA order (default 1)
   --pin none|split  CPU pinning (default none; split: client side on one CPU, gateway side on the other)
+  --no-dns          our vpnd leaves resolv.conf alone (--resolv-conf ''), as the lab's strongSwan
+                    client does: the same work for the connect time (default: vpnd sets DNS)
   --profile         afterwards, perf stat (syscalls) and perf record per client and direction
   --profile-time S  seconds per profiled run (default 5)
   --out DIR         keep raw files here (iperf3 JSON, daemon logs, perf data and reports)
@@ -90,6 +92,7 @@ PAR=4
 ROUNDS=1
 PIN=none
 PROFILE=0
+NO_DNS=0
 PROF_TIME=5
 OUT=
 JSON=
@@ -113,6 +116,7 @@ while [[ $# -gt 0 ]]; do
 	--rounds)   posint "$1" "${2:-}"; ROUNDS=$2; shift ;;
 	--pin)      PIN=${2:?}; shift ;;
 	--profile)  PROFILE=1 ;;
+	--no-dns)   NO_DNS=1 ;;
 	--profile-time) posint "$1" "${2:-}" 2; PROF_TIME=$2; shift ;;
 	--out)      OUT=${2:?}; shift ;;
 	--json)     JSON=${2:?}; shift ;;
@@ -384,8 +388,10 @@ psk = $LAB_PSK
 ike = $IKE_PROP
 esp = $ESP_PROP
 EOF
+	local dns=()
+	(( NO_DNS )) && dns=(--resolv-conf "")
 	ip netns exec "$LAB_NS_CLI" "$VPND" --foreground --debug --socket "$d/vpnd.sock" \
-		--profiles "$d/profiles" --state-dir "$d/state" >>"$d/vpnd.log" 2>&1 &
+		--profiles "$d/profiles" --state-dir "$d/state" "${dns[@]}" >>"$d/vpnd.log" 2>&1 &
 	VPND_PID=$!
 	for i in $(seq 1 100); do
 		[[ -S "$d/vpnd.sock" ]] && return 0
@@ -635,7 +641,7 @@ run_client() {
 # ---------------------------------------------------------------------------
 declare -A SUITE_SEEN MTU_SEEN
 log "prefix $PREFIX, build $BUILD, suite $IKE_PROP / $ESP_PROP, $REPS connects," \
-	"${TIME}s iperf3 runs, parallel $PAR, $ROUNDS round(s), pin $PIN, bound ${BENCH_BOUND}s"
+	"${TIME}s iperf3 runs, parallel $PAR, $ROUNDS round(s), pin $PIN, ours $( (( NO_DNS )) && echo "without" || echo "with") DNS, bound ${BENCH_BOUND}s"
 log "machine: $NCPU CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg), kernel $(uname -r)"
 LAB_IS_UP=1
 lab_up "$PREFIX" || die "lab up failed"
@@ -709,6 +715,7 @@ echo
 echo "=== vpnctl client benchmark: ours (vpnd) vs strongSwan's client, same lab gateway ==="
 echo "suite: ${SUITE_SEEN[ours]} (both); tunnel devices: ref ${MTU_SEEN[ref]}, ours ${MTU_SEEN[ours]}"
 echo "$ROUNDS round(s), $REPS connects per client and round, ${TIME}s iperf3 TCP runs, pin $PIN," \
+	"ours $( (( NO_DNS )) && echo "without DNS (like strongSwan's client here)" || echo "with DNS (strongSwan's client here sets none)")," \
 	"$NCPU CPUs; machine busy before the runs: $(fmt background_busy_pct)%"
 echo "median [min..max] over rounds (connect: over all repetitions); ratio = ours / strongSwan"
 echo
@@ -759,7 +766,7 @@ kv_stat() {
 }
 kv bench.suite "\"${SUITE_SEEN[ours]}\""
 kv bench.rounds "$ROUNDS"; kv bench.reps "$REPS"; kv bench.iperf_seconds "$TIME"; kv bench.pin "$PIN"
-kv bench.cpus "$NCPU"; kv_stat background_busy_pct
+kv bench.cpus "$NCPU"; kv bench.ours_dns "$( (( NO_DNS )) && echo no || echo yes)"; kv_stat background_busy_pct
 for m in connect_usable_ms connect_cmd_ms vmhwm_kib vmrss_kib threads; do
 	for c in ref ours; do kv_stat "$c.$m"; done
 	kv "bench.ratio.$m" "$(ratio "$m")"
