@@ -410,7 +410,12 @@ vpnd_stop() {
 		if ! kill -0 "$VPND_PID" 2>/dev/null; then
 			wait "$VPND_PID" && rc=0 || rc=$?
 			VPND_PID=
-			(( rc == 0 )) || die "vpnd exited with status $rc on SIGTERM (see $(vpnd_dir)/vpnd.log)"
+			if (( rc != 0 )); then
+				# The log goes with the lab: show its end (a sanitizer
+				# report of an instrumented build lands there).
+				tail -n 40 "$(vpnd_dir)/vpnd.log" >&2
+				die "vpnd exited with status $rc on SIGTERM (its log's end above)"
+			fi
 			return 0
 		fi
 		sleep 0.05
