@@ -6,6 +6,7 @@ pkg_check_modules(LIBNL    REQUIRED IMPORTED_TARGET libnl-3.0 libnl-route-3.0)
 pkg_check_modules(INIH     REQUIRED IMPORTED_TARGET inih)
 pkg_check_modules(JANSSON  REQUIRED IMPORTED_TARGET jansson)
 pkg_check_modules(SYSTEMD  REQUIRED IMPORTED_TARGET libsystemd)
+pkg_check_modules(NFTABLES REQUIRED IMPORTED_TARGET libnftables)
 
 # BoringSSL as Debian ships it (android-libboringssl-dev): no pkg-config file,
 # headers under /usr/include/android, libraries in a private directory. The

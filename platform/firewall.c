@@ -1,98 +1,33 @@
 /* The kill switch with nftables. See firewall.h.
  *
- * nft runs as a child program rather than through libnftables: the daemon
- * links nothing more (libnftables pulls in its parser, libnftnl, gmp,
- * xtables), a parser failure cannot take the daemon down with it, and one
- * `nft -f -` is one kernel transaction, which is all the atomicity the
- * kill switch needs. It runs at connect, roam and disconnect, never per
- * packet. The script goes in through a memfd and the answers come back
- * through memfds: no pipes to deadlock on, no SIGPIPE.
+ * Through libnftables (nft's own library): the commands are the same text
+ * `nft -f` reads, one buffer is one kernel transaction (all the atomicity
+ * the kill switch needs), and the dependency is a library the package
+ * manager sees. It runs at connect, roam and disconnect, never per packet.
  */
 #define _GNU_SOURCE
 #include "platform/firewall.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
-#include <poll.h>
-#include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <nftables/libnftables.h>
 
 #include "client/util/log.h"
 #include "platform/internal.h"
 
 #define KS_TABLE_PREFIX "vpnctl_"
 #define KS_NAME_MAX 64
-/* nft answers in milliseconds; a hung one must not hang connect for ever. */
-#define NFT_TIMEOUT_MS 10000
-#define NFT_OUT_MAX (1u << 20)
 /* What we log of nft's complaint. */
 #define NFT_ERR_SHOWN 512
 
-static const char *const nft_paths[] = {
-	"/usr/sbin/nft", "/sbin/nft", "/usr/bin/nft", "/bin/nft",
-};
-
 /* --- Running nft ------------------------------------------------------------ */
-
-static const char *nft_find(void)
-{
-	size_t i;
-
-	/* A fixed list, not $PATH: the daemon runs as root. */
-	for (i = 0; i < sizeof(nft_paths) / sizeof(nft_paths[0]); i++)
-		if (access(nft_paths[i], X_OK) == 0)
-			return nft_paths[i];
-	return NULL;
-}
-
-/* A memfd at 3 or above, so that dup2 onto 0-2 in the child always makes
- * a fresh descriptor without close-on-exec. */
-static int memfd_high(const char *name)
-{
-	int fd = memfd_create(name, MFD_CLOEXEC), hi;
-
-	if (fd < 0 || fd > 2)
-		return fd < 0 ? -errno : fd;
-	hi = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-	close(fd);
-	return hi < 0 ? -errno : hi;
-}
-
-/* Wait for the child, at most NFT_TIMEOUT_MS; kill it after that. */
-static int nft_wait(pid_t pid, int *status)
-{
-	int pfd = (int)syscall(SYS_pidfd_open, pid, 0), err = 0;
-
-	if (pfd >= 0) {
-		struct pollfd pe = { .fd = pfd, .events = POLLIN };
-		int r;
-
-		do
-			r = poll(&pe, 1, NFT_TIMEOUT_MS);
-		while (r < 0 && errno == EINTR);
-		close(pfd);
-		if (r == 0) {
-			kill(pid, SIGKILL);
-			err = -ETIMEDOUT;
-		}
-	}
-	/* Without pidfds (old kernels) the wait is a plain blocking one. */
-	while (waitpid(pid, status, 0) < 0) {
-		if (errno != EINTR)
-			return -errno;
-	}
-	return err;
-}
 
 /* nft says why in words only; turn the usual ones back into errnos. */
 static int nft_errno(const char *msg)
@@ -128,85 +63,54 @@ static void nft_log_failure(const char *what, const char *msg)
 	vlog_err(PLAT_MOD, "killswitch: nft %s: %s", what, n ? shown : "failed");
 }
 
-/* Run nft with args (NULL-terminated, after "nft"), script on its
- * standard input when not NULL; its standard output into *out when out is
- * not NULL (malloc'ed, NUL-terminated). */
+/* Run one nft command line (args, NULL-terminated, as after "nft"; a
+ * leading "-j" asks for JSON) or, when script is not NULL, a whole script.
+ * Its output goes into *out when out is not NULL (malloc'ed). */
 static int nft_run(const char *what, const char *const *args, const char *script,
 		   char **out)
 {
-	const char *argv[8], *nft = nft_find();
-	char *const envp[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C", NULL };
-	int fin = -1, fout = -1, ferr = -1, status = 0, err;
-	posix_spawn_file_actions_t fa;
-	size_t argc = 0, len;
-	char *msg = NULL;
-	pid_t pid;
+	struct nft_ctx *ctx = nft_ctx_new(NFT_CTX_DEFAULT);
+	char cmd[512];
+	size_t n = 0;
+	int rc, err = 0;
 
 	if (out)
 		*out = NULL;
-	if (!nft) {
-		vlog_err(PLAT_MOD, "killswitch: nft is not installed (package nftables)");
-		return -ENOTSUP;
+	if (!ctx)
+		return -ENOMEM;
+	if (nft_ctx_buffer_output(ctx) || nft_ctx_buffer_error(ctx)) {
+		nft_ctx_free(ctx);
+		return -ENOMEM;
 	}
-	argv[argc++] = "nft";
-	while (*args && argc < sizeof(argv) / sizeof(argv[0]) - 1)
-		argv[argc++] = *args++;
-	argv[argc] = NULL;
-	if ((fin = memfd_high("vpnctl-nft-in")) < 0 || (fout = memfd_high("vpnctl-nft-out")) < 0 ||
-	    (ferr = memfd_high("vpnctl-nft-err")) < 0) {
-		err = fin < 0 ? fin : fout < 0 ? fout : ferr;
-		goto out;
-	}
-	if (script && ((err = plat_write_all(fin, script, strlen(script))) ||
-		       lseek(fin, 0, SEEK_SET) < 0)) {
-		err = err ? err : -errno;
-		goto out;
-	}
-	if ((err = posix_spawn_file_actions_init(&fa))) {
-		err = -err;
-		goto out;
-	}
-	err = posix_spawn_file_actions_adddup2(&fa, fin, 0);
-	if (!err)
-		err = posix_spawn_file_actions_adddup2(&fa, fout, 1);
-	if (!err)
-		err = posix_spawn_file_actions_adddup2(&fa, ferr, 2);
-	/* Nothing of the daemon's (sockets, the TUN) reaches nft. */
-	if (!err)
-		err = posix_spawn_file_actions_addclosefrom_np(&fa, 3);
-	if (!err)
-		err = posix_spawn(&pid, nft, &fa, NULL, (char *const *)argv, envp);
-	posix_spawn_file_actions_destroy(&fa);
-	if (err) {
-		err = -err;
-		vlog_err(PLAT_MOD, "killswitch: cannot run %s: %s", nft, strerror(-err));
-		goto out;
-	}
-	err = nft_wait(pid, &status);
-	if (err) {
-		vlog_err(PLAT_MOD, "killswitch: nft %s: %s", what, strerror(-err));
-		goto out;
-	}
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		if (plat_read_fd(ferr, NFT_OUT_MAX, &msg, &len, NULL) == 0) {
-			nft_log_failure(what, msg);
-			err = nft_errno(msg);
-		} else {
-			nft_log_failure(what, "");
-			err = -EIO;
+	if (!script) {
+		cmd[0] = 0;
+		for (; *args; args++) {
+			if (!strcmp(*args, "-j")) {
+				nft_ctx_output_set_flags(ctx, NFT_CTX_OUTPUT_JSON);
+				continue;
+			}
+			rc = snprintf(cmd + n, sizeof(cmd) - n, "%s%s", n ? " " : "", *args);
+			if (rc < 0 || (size_t)rc >= sizeof(cmd) - n) {
+				nft_ctx_free(ctx);
+				return -E2BIG;
+			}
+			n += (size_t)rc;
 		}
-		goto out;
 	}
-	if (out)
-		err = plat_read_fd(fout, NFT_OUT_MAX, out, &len, NULL);
-out:
-	free(msg);
-	if (fin >= 0)
-		close(fin);
-	if (fout >= 0)
-		close(fout);
-	if (ferr >= 0)
-		close(ferr);
+	rc = nft_run_cmd_from_buffer(ctx, script ? script : cmd);
+	if (rc) {
+		const char *msg = nft_ctx_get_error_buffer(ctx);
+
+		nft_log_failure(what, msg ? msg : "");
+		err = nft_errno(msg ? msg : "");
+	} else if (out) {
+		const char *o = nft_ctx_get_output_buffer(ctx);
+
+		*out = strdup(o ? o : "");
+		if (!*out)
+			err = -ENOMEM;
+	}
+	nft_ctx_free(ctx);
 	return err;
 }
 
@@ -550,10 +454,6 @@ int plat_killswitch_on(struct plat *p, const char *name,
 	if (ks_table_name(name, table) || !ks_cfg_valid(cfg)) {
 		vlog_err(PLAT_MOD, "killswitch: bad request for '%.*s'", KS_NAME_MAX, name);
 		return -EINVAL;
-	}
-	if (!nft_find()) {
-		vlog_err(PLAT_MOD, "killswitch: nft is not installed (package nftables)");
-		return -ENOTSUP;
 	}
 	err = ks_render(table, cfg, 1, &script);
 	if (err)

@@ -37,9 +37,7 @@
  *
  * The table is journaled ("nft-table") before it is created, so
  * plat_undo()/plat_undo_all()/plat_state_cleanup() delete it, also after a
- * crash. nft is run as a program (`nft -f -`, one transaction per call),
- * found in /usr/sbin, /sbin, /usr/bin or /bin: -ENOTSUP when it is not
- * installed.
+ * crash. The rules go in through libnftables, one transaction per call.
  *
  * All functions return 0 or a negative errno.
  */
@@ -81,7 +79,7 @@ struct plat_killswitch_cfg {
  * with cfg, journaled first. A table of that name left behind by someone
  * is replaced in the same transaction. Calling it again while it is on
  * rebuilds the table under the same record (same *id). -EINVAL for a bad name or cfg,
- * -ENOTSUP without nft, -EPERM without CAP_NET_ADMIN, -EIO when nft refuses
+ * -EPERM without CAP_NET_ADMIN, -EIO when nftables refuses
  * (its message is logged). */
 int plat_killswitch_on(struct plat *p, const char *name,
 		       const struct plat_killswitch_cfg *cfg, uint64_t *id);

@@ -9,7 +9,7 @@ PACKAGES="
   dpkg-dev systemd man-db
   clang libclang-rt-dev
   libuv1-dev android-libboringssl-dev libnl-route-3-dev libnl-3-dev
-  libinih-dev libjansson-dev libsystemd-dev
+  libinih-dev libjansson-dev libsystemd-dev libnftables-dev
   libgtest-dev
   iproute2 nftables iputils-ping iperf3 tcpdump procps psmisc kmod tmux jq util-linux openssl
   dnsmasq-base dbus-daemon

@@ -45,7 +45,7 @@ declare -A EXPECT_FILES=(
 )
 # Runtime libraries the package must depend on (the contract), on top of
 # whatever else the binaries link.
-REQUIRED_DEPENDS="android-libboringssl libuv1 libnl-3-200 libnl-route-3-200 libinih1 libjansson4 libsystemd0"
+REQUIRED_DEPENDS="android-libboringssl libuv1 libnl-3-200 libnl-route-3-200 libinih1 libjansson4 libsystemd0 libnftables1"
 
 # Paths on the system that belong to vpnctl by name; compared before and
 # after so that "nothing stays" covers files the test does not know about.

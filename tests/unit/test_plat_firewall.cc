@@ -588,22 +588,4 @@ TEST_F(Killswitch, RefusesBadInput)
 	EXPECT_EQ(plat_state_pending("/tmp/desk-fw-bad"), 0);
 }
 
-TEST_F(Killswitch, WithoutNft)
-{
-	plat_killswitch_cfg c = cfg();
-	uint64_t id;
-
-	// Hide the binary in this mount namespace only.
-	ASSERT_EQ(mount("/dev/null", "/usr/sbin/nft", nullptr, MS_BIND, nullptr), 0)
-		<< strerror(errno);
-	int err = plat_killswitch_on(p, "work", &c, &id);
-	uint64_t pk, by;
-	int derr = plat_killswitch_dropped("work", &pk, &by);
-	ASSERT_EQ(umount("/usr/sbin/nft"), 0);
-	EXPECT_EQ(err, -ENOTSUP);
-	EXPECT_EQ(derr, -ENOTSUP);
-	EXPECT_EQ(plat_pending(p), 0u);
-	EXPECT_FALSE(table_exists("vpnctl_work"));
-}
-
 } // namespace

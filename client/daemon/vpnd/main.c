@@ -29,7 +29,7 @@
 #define DEFAULT_STATE "/var/lib/vpnctl"
 
 struct opts {
-	bool foreground, cleanup, debug;
+	bool foreground, cleanup, debug, no_tun_offload;
 	const char *socket, *profiles, *state_dir, *resolv_conf, *group;
 };
 
@@ -45,6 +45,7 @@ static void usage(FILE *out)
 		"      --resolv-conf PATH  the resolv.conf to manage (default /etc/resolv.conf)\n"
 		"  -g, --group NAME      the group whose members may connect (default %s)\n"
 		"      --cleanup         undo what an earlier vpnd left in the system, then exit\n"
+		"      --no-tun-offload  plain TUN reads and writes (no GSO/GRO super-packets)\n"
 		"  -d, --debug           log debug lines\n"
 		"  -h, --help            this text\n"
 		"  -V, --version         the version\n",
@@ -53,7 +54,7 @@ static void usage(FILE *out)
 
 static int parse(int argc, char **argv, struct opts *o)
 {
-	enum { OPT_CLEANUP = 256, OPT_RESOLV };
+	enum { OPT_CLEANUP = 256, OPT_RESOLV, OPT_NO_OFFLOAD };
 	static const struct option longopts[] = {
 		{"foreground", no_argument, NULL, 'f'},
 		{"socket", required_argument, NULL, 's'},
@@ -62,6 +63,7 @@ static int parse(int argc, char **argv, struct opts *o)
 		{"resolv-conf", required_argument, NULL, OPT_RESOLV},
 		{"group", required_argument, NULL, 'g'},
 		{"cleanup", no_argument, NULL, OPT_CLEANUP},
+		{"no-tun-offload", no_argument, NULL, OPT_NO_OFFLOAD},
 		{"debug", no_argument, NULL, 'd'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
@@ -81,6 +83,7 @@ static int parse(int argc, char **argv, struct opts *o)
 		case OPT_RESOLV: o->resolv_conf = optarg; break;
 		case 'g': o->group = optarg; break;
 		case OPT_CLEANUP: o->cleanup = true; break;
+		case OPT_NO_OFFLOAD: o->no_tun_offload = true; break;
 		case 'd': o->debug = true; break;
 		case 'h': usage(stdout); exit(0);
 		case 'V': printf("vpnd %s\n", VPN_VERSION); exit(0);
@@ -180,6 +183,7 @@ int main(int argc, char **argv)
 		.state_dir = o.state_dir,
 		.resolv_conf = o.resolv_conf,
 		.group = o.group,
+		.no_tun_offload = o.no_tun_offload,
 	};
 	err = vpnd_new(rt.loop, &ps.p, &rt.d);
 	if (err) {

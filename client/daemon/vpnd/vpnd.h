@@ -24,6 +24,7 @@ struct vpnd_paths {
 	const char *state_dir;   /* platform journals */
 	const char *resolv_conf; /* NULL: /etc/resolv.conf */
 	const char *group;       /* may up/down besides root; NULL: "vpn" */
+	bool no_tun_offload;     /* plain TUN I/O (benchmarks compare both) */
 };
 
 struct vpnd;
