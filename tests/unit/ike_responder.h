@@ -2338,6 +2338,46 @@ protected:
 		return ::testing::AssertionSuccess();
 	}
 
+	// The same with several parts of the reason.
+	::testing::AssertionResult closed_with(ike_fail w, std::initializer_list<std::string> needles)
+	{
+		for (auto &n : needles) {
+			auto r = closed_with(w, n);
+			if (!r)
+				return r;
+		}
+		return ::testing::AssertionSuccess();
+	}
+
+	// The engine's armed timers due in [lo_ms, hi_ms] from now (the
+	// fixture's deadline excluded): for waits too long to sit out, a test
+	// checks the timer is armed for the right time and then fires it.
+	std::vector<uv_timer_t *> timers_due(uint64_t lo_ms, uint64_t hi_ms)
+	{
+		struct Walk {
+			uv_timer_t *skip;
+			uint64_t lo, hi;
+			std::vector<uv_timer_t *> found;
+		} w{&deadline, lo_ms, hi_ms, {}};
+		uv_update_time(&loop);
+		uv_walk(
+			&loop,
+			[](uv_handle_t *h, void *arg) {
+				auto *wk = static_cast<Walk *>(arg);
+				if (h->type != UV_TIMER || (uv_timer_t *)h == wk->skip ||
+				    !uv_is_active(h) || uv_is_closing(h))
+					return;
+				uint64_t due = uv_timer_get_due_in((uv_timer_t *)h);
+				if (due >= wk->lo && due <= wk->hi)
+					wk->found.push_back((uv_timer_t *)h);
+			},
+			&w);
+		return w.found;
+	}
+	// Fire a timer now instead of when due (its callback, through the loop).
+	// timer_cb is a libuv field outside the documented API, stable in 1.x.
+	static void fire_now(uv_timer_t *t) { uv_timer_start(t, t->timer_cb, 0, 0); }
+
 	bool logged(const std::string &needle) const
 	{
 		for (auto &l : log)
