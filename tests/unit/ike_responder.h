@@ -502,6 +502,48 @@ struct RChild {
 	bool alive = true;
 	uint32_t replaces_gw = 0; // the gateway SPI of the SA it replaced
 	bool pfs = false;
+	unsigned gen = 0;         // the IKE SA generation whose SK_d made its keys
+};
+
+// One generation of the IKE SA as the gateway keeps it. IKE_SA_INIT makes
+// generation 0; each rekey (RFC 7296 2.18) a new one with new SPIs, keys and
+// message IDs, whose original initiator is the side that started the rekey.
+// The replaced one lives on until its Delete exchange is over.
+struct RGen {
+	unsigned num = 0;
+	uint64_t spi_i = 0, spi_r = 0;   // as in the header: the original initiator's first
+	bool gw_initiator = false;       // the gateway is its original initiator (it rekeyed)
+	ike_proposal prop{};             // the IKE proposal it runs
+	ike_key_algs algs{};
+	ike_sa_keys keys{};
+	crypto_cipher *c_in = nullptr, *c_out = nullptr;
+	// the engine's requests
+	uint32_t expect_msgid = 0;
+	bool have_cache = false;
+	uint32_t cache_msgid = 0;
+	std::vector<Bytes> cache;
+	// the gateway's own requests
+	uint32_t own_msgid = 0;
+	bool own_pending = false;
+	uint8_t own_exchange = 0;
+	int own_kind = 0;                // Responder::OWN_*
+	std::vector<Bytes> own_last;
+	bool deleted = false;            // its Delete exchange is over: nothing may use it
+
+	RGen() = default;
+	RGen(const RGen &) = delete;
+	RGen &operator=(const RGen &) = delete;
+	~RGen()
+	{
+		crypto_cipher_free(c_in);
+		crypto_cipher_free(c_out);
+		ike_keys_sa_wipe(&keys);
+	}
+	// The engine's messages carry the Initiator flag when it is the
+	// original initiator of this generation.
+	uint8_t engine_flag() const { return gw_initiator ? 0 : IKE_HDR_FLAG_INITIATOR; }
+	uint8_t gw_flag() const { return gw_initiator ? IKE_HDR_FLAG_INITIATOR : 0; }
+	Bytes sk_d() const { return Bytes(keys.sk_d, keys.sk_d + keys.prf_len); }
 };
 
 class Responder {
@@ -539,6 +581,12 @@ public:
 	// behaviour
 	bool silent = false;               // a dead gateway: answers nothing
 	unsigned drop_requests = 0;        // lose this many of the next requests
+	// The engine's IDr (send_idr) must name `id`, as on a gateway that picks
+	// one of several identities by it; otherwise AUTHENTICATION_FAILED.
+	bool idr_selects = false;
+	// Refuse this many of the engine's IKE SA rekeys with this notify.
+	unsigned refuse_ike_rekey = 0;
+	uint16_t refuse_ike_rekey_with = IKE_N_TEMPORARY_FAILURE;
 	// Every response before protection: the request it answers, its header
 	// (for SPIs, flags, message ID) and payloads.
 	std::function<void(const Msg &req, ike_header &h, Pls &pls)> edit;
@@ -558,30 +606,36 @@ public:
 	std::string init_auth_alg;          // RFC 7427 AlgorithmIdentifier name, "" otherwise
 	bool init_auth_ok = false;          // it verified
 	bool ike_up = false;                // IKE_AUTH finished on our side
-	bool ike_deleted = false;           // the engine deleted the IKE SA
+	bool ike_deleted = false;           // the engine deleted the (current) IKE SA
+	unsigned old_ike_deleted = 0;       // the engine deleted a rekeyed generation
 	unsigned info_empty = 0;            // empty INFORMATIONAL requests (liveness)
 	std::vector<RChild> children;
+	bool idr_received = false;          // the engine sent IDr ...
+	ike_identity idr{};                 // ... this one
+	uint16_t ike_rekey_refused = 0;     // the engine's answer to our IKE rekey: this error
 
 	// ---- keys ----------------------------------------------------------------------------
-	uint64_t spi_i = 0, spi_r = 0;
 	Bytes ni, nr, init_req, init_resp;
-	ike_proposal ike_chosen{};
-	ike_key_algs algs{};
-	ike_sa_keys keys{};
-	crypto_cipher *c_in = nullptr, *c_out = nullptr;
+	ike_proposal ike_chosen{};          // IKE_SA_INIT's choice
 	bool peer_frag = false;
 	std::vector<uint16_t> peer_hash_algs;
 
-	Responder() : reasm(new ike_frag_reasm) { ike_frag_init(reasm.get()); }
+	// What our own requests were, for their answers.
+	enum { OWN_OTHER, OWN_REKEY_CHILD, OWN_NEW_CHILD, OWN_REKEY_IKE, OWN_DELETE_IKE };
+
+	Responder() : reasm(new ike_frag_reasm), g(new RGen) { ike_frag_init(reasm.get()); }
 	~Responder()
 	{
-		crypto_cipher_free(c_in);
-		crypto_cipher_free(c_out);
 		crypto_dh_free(own_dh);
 		crypto_cert_free(peer_cert);
 	}
 	Responder(const Responder &) = delete;
 	Responder &operator=(const Responder &) = delete;
+
+	// The current generation, and the one a rekey replaced (null if none).
+	RGen &gen() { return *g; }
+	const RGen &gen() const { return *g; }
+	RGen *old_gen() { return old.get(); }
 
 	// A datagram from the engine; returns what the gateway sends back.
 	std::vector<Bytes> handle(const Bytes &dgram)
@@ -595,36 +649,48 @@ public:
 		}
 		if (m.hdr.flags & IKE_HDR_FLAG_RESPONSE)
 			return on_response(buf, m);
-		if (!(m.hdr.flags & IKE_HDR_FLAG_INITIATOR))
-			err("a request without the Initiator flag");
-		if (silent)
-			return {};
-		if (m.hdr.exchange == IKE_EXCH_IKE_SA_INIT)
-			return on_sa_init(buf, m);
-		if (m.hdr.spi_i != spi_i || m.hdr.spi_r != spi_r) {
+		if (m.hdr.exchange == IKE_EXCH_IKE_SA_INIT) {
+			if (!(m.hdr.flags & IKE_HDR_FLAG_INITIATOR))
+				err("an IKE_SA_INIT request without the Initiator flag");
+			return silent ? std::vector<Bytes>{} : on_sa_init(buf, m);
+		}
+		RGen *gn = gen_of(m.hdr);
+		if (!gn) {
 			err("a request for unknown SPIs");
 			return {};
 		}
-		// Retransmission: answer from the cache (on the first fragment only).
-		if (have_cache && m.hdr.msgid == cache_msgid) {
+		if ((m.hdr.flags & IKE_HDR_FLAG_INITIATOR) != gn->engine_flag())
+			err(std::string("a request ") + (gn->engine_flag() ? "without" : "with") +
+			    " the Initiator flag on generation " + std::to_string(gn->num));
+		if (silent)
+			return {};
+		// Retransmission: answer from the cache (on the first fragment only),
+		// also the repeated Delete of a generation.
+		if (gn->have_cache && m.hdr.msgid == gn->cache_msgid) {
 			if (last_is_skf(m) && skf_num(m) != 1)
 				return {};
 			retransmits_seen++;
-			return cache;
+			return gn->cache;
 		}
-		if (m.hdr.msgid != expect_msgid) {
+		if (gn->deleted) {
+			err("a request on IKE SA generation " + std::to_string(gn->num) +
+			    " after its Delete");
+			return {};
+		}
+		if (m.hdr.msgid != gn->expect_msgid) {
 			err("request " + std::to_string(m.hdr.msgid) + " where " +
-			    std::to_string(expect_msgid) + " was due");
+			    std::to_string(gn->expect_msgid) + " was due");
 			return {};
 		}
 		Msg req;
-		if (!open(buf, m, &req))
+		if (!open(*gn, buf, m, &req))
 			return {};
 		if (drop_requests) {
 			drop_requests--;
 			return {};
 		}
 		requests.push_back(req);
+		rx = gn;
 		std::vector<Bytes> out;
 		switch (req.hdr.exchange) {
 		case IKE_EXCH_IKE_AUTH: out = on_auth(req); break;
@@ -632,11 +698,14 @@ public:
 		case IKE_EXCH_CREATE_CHILD_SA: out = on_create_child(req); break;
 		default: err("request of exchange " + std::to_string(req.hdr.exchange)); break;
 		}
+		rx = nullptr;
+		// The generation the request came on: an IKE rekey answer has just
+		// made another one current.
 		if (!out.empty()) {
-			expect_msgid++;
-			cache = out;
-			cache_msgid = req.hdr.msgid;
-			have_cache = true;
+			gn->expect_msgid++;
+			gn->cache = out;
+			gn->cache_msgid = req.hdr.msgid;
+			gn->have_cache = true;
 		}
 		return out;
 	}
@@ -647,6 +716,16 @@ public:
 	std::vector<Bytes> req_delete_ike()
 	{
 		return own_request(IKE_EXCH_INFORMATIONAL, {pl_delete(IKE_PROTO_IKE, 0, {}, 0)});
+	}
+	// The Delete of the generation a rekey replaced, on that generation.
+	std::vector<Bytes> req_delete_old_ike()
+	{
+		if (!old) {
+			err("no rekeyed generation to delete");
+			return {};
+		}
+		return own_request_on(*old, IKE_EXCH_INFORMATIONAL,
+				      {pl_delete(IKE_PROTO_IKE, 0, {}, 0)}, OWN_DELETE_IKE);
 	}
 	std::vector<Bytes> req_delete_child(const RChild &c)
 	{
@@ -659,7 +738,26 @@ public:
 	{
 		Bytes spi(4);
 		put_be32(spi.data(), c.spi_gw);
-		ike_proposal p = c.prop;
+		Pls pls = child_request(c.prop, c.ts_gw, c.ts_client, pfs_group);
+		pls.insert(pls.begin(), pl_notify(IKE_N_REKEY_SA, {}, IKE_PROTO_ESP, spi));
+		own_rekey_of = c.spi_gw;
+		return own_request(IKE_EXCH_CREATE_CHILD_SA, pls, OWN_REKEY_CHILD);
+	}
+	// A new Child SA without REKEY_SA (strongSwan recreating one that
+	// expired), with the selectors and algorithms of `like`.
+	std::vector<Bytes> req_new_child(const RChild &like, uint16_t pfs_group = 0)
+	{
+		own_rekey_of = 0;
+		return own_request(IKE_EXCH_CREATE_CHILD_SA,
+				   child_request(like.prop, like.ts_gw, like.ts_client, pfs_group),
+				   OWN_NEW_CHILD);
+	}
+	// SA (our new SPI, the algorithms of prop), Nonce, KE with a PFS group,
+	// TSi (our side: we start the exchange) and TSr.
+	Pls child_request(const ike_proposal &prop, const std::vector<ike_ts> &ts_gw,
+			  const std::vector<ike_ts> &ts_client, uint16_t pfs_group)
+	{
+		ike_proposal p = prop;
 		p.num = 1;
 		p.protocol = IKE_PROTO_ESP;
 		p.spi_len = 4;
@@ -668,58 +766,69 @@ public:
 		put_be32(p.spi, own_new_spi);
 		p.n[IKE_XFORM_DH] = 0;
 		own_ni = random_bytes(32);
-		Pls pls = {pl_notify(IKE_N_REKEY_SA, {}, IKE_PROTO_ESP, spi), Pl{}, pl_nonce(own_ni)};
 		crypto_dh_free(own_dh);
 		own_dh = nullptr;
 		own_group = pfs_group;
+		Bytes ke;
 		if (pfs_group) {
 			ike_proposal_add(&p, IKE_XFORM_DH, pfs_group, 0);
 			EXPECT_EQ(crypto_dh_new(pfs_group, &own_dh), 0);
-			Bytes ke(crypto_dh_public_len(pfs_group));
+			ke.resize(crypto_dh_public_len(pfs_group));
 			crypto_dh_public(own_dh, ke.data(), ke.size());
-			pls.push_back(pl_ke(pfs_group, ke));
 		}
-		pls[1] = pl_sa(&p, 1);
-		own_rekey_of = c.spi_gw;
-		// Our TSi is our side, TSr the client's (we start this exchange).
-		pls.push_back(pl_ts(IKE_PT_TSI, c.ts_gw));
-		pls.push_back(pl_ts(IKE_PT_TSR, c.ts_client));
-		return own_request(IKE_EXCH_CREATE_CHILD_SA, pls);
+		Pls pls = {pl_sa(&p, 1), pl_nonce(own_ni)};
+		if (pfs_group)
+			pls.push_back(pl_ke(pfs_group, ke));
+		pls.push_back(pl_ts(IKE_PT_TSI, ts_gw));
+		pls.push_back(pl_ts(IKE_PT_TSR, ts_client));
+		return pls;
 	}
-	// Rekey the IKE SA (RFC 7296 2.18): SA with a new SPI, Ni, KE.
-	std::vector<Bytes> req_rekey_ike()
+	// Rekey the IKE SA (RFC 7296 2.18): SA with a new SPI, Ni, KE. The
+	// proposal is the current one unless given; the KE is of its first group.
+	std::vector<Bytes> req_rekey_ike(const ike_proposal *offer = nullptr)
 	{
-		ike_proposal p = ike_chosen;
+		ike_proposal p = offer ? *offer : g->prop;
 		p.num = 1;
 		p.protocol = IKE_PROTO_IKE;
 		p.spi_len = 8;
-		crypto_random(p.spi, 8);
-		uint16_t g = p.x[IKE_XFORM_DH][0].id;
-		crypto_dh *dh = nullptr;
-		EXPECT_EQ(crypto_dh_new(g, &dh), 0);
-		Bytes ke(crypto_dh_public_len(g));
-		crypto_dh_public(dh, ke.data(), ke.size());
-		crypto_dh_free(dh);
+		do
+			crypto_random(&own_ike_spi, sizeof(own_ike_spi));
+		while (!own_ike_spi);
+		put_be64(p.spi, own_ike_spi);
+		own_group = p.x[IKE_XFORM_DH][0].id;
+		crypto_dh_free(own_dh);
+		own_dh = nullptr;
+		EXPECT_EQ(crypto_dh_new(own_group, &own_dh), 0);
+		Bytes ke(crypto_dh_public_len(own_group));
+		crypto_dh_public(own_dh, ke.data(), ke.size());
+		own_ni = random_bytes(32);
+		own_offer = p;
 		return own_request(IKE_EXCH_CREATE_CHILD_SA,
-				   {pl_sa(&p, 1), pl_nonce(random_bytes(32)), pl_ke(g, ke)});
+				   {pl_sa(&p, 1), pl_nonce(own_ni), pl_ke(own_group, ke)}, OWN_REKEY_IKE);
 	}
-	// Any request with these payloads.
-	std::vector<Bytes> own_request(uint8_t exchange, const Pls &pls)
+	// Any request with these payloads, on the current generation.
+	std::vector<Bytes> own_request(uint8_t exchange, const Pls &pls, int kind = OWN_OTHER)
+	{
+		return own_request_on(*g, exchange, pls, kind);
+	}
+	std::vector<Bytes> own_request_on(RGen &gn, uint8_t exchange, const Pls &pls,
+					  int kind = OWN_OTHER)
 	{
 		ike_header h{};
-		h.spi_i = spi_i;
-		h.spi_r = spi_r;
+		h.spi_i = gn.spi_i;
+		h.spi_r = gn.spi_r;
 		h.exchange = exchange;
-		h.flags = 0; // not the original initiator, not a response
-		h.msgid = own_msgid;
-		own_pending = true;
-		own_exchange = exchange;
-		auto out = seal(h, pls);
-		own_last = out;
+		h.flags = gn.gw_flag(); // not a response
+		h.msgid = gn.own_msgid;
+		gn.own_pending = true;
+		gn.own_exchange = exchange;
+		gn.own_kind = kind;
+		auto out = seal(gn, h, pls);
+		gn.own_last = out;
 		return out;
 	}
 	// The same request again (a retransmission).
-	std::vector<Bytes> own_retransmit() const { return own_last; }
+	std::vector<Bytes> own_retransmit() const { return g->own_last; }
 
 	const RChild *child_by_client_spi(uint32_t spi) const
 	{
@@ -735,15 +844,18 @@ public:
 				return &*it;
 		return nullptr;
 	}
-	uint32_t next_own_msgid() const { return own_msgid; }
-	void set_own_msgid(uint32_t m) { own_msgid = m; }
+	uint32_t next_own_msgid() const { return g->own_msgid; }
+	void set_own_msgid(uint32_t m) { g->own_msgid = m; }
 
-	// Seal a protected message (fragmented when frag_max_msg asks for it).
-	std::vector<Bytes> seal(const ike_header &h, const Pls &pls)
+	// Seal a protected message (fragmented when frag_max_msg asks for it),
+	// on the current generation or the given one.
+	std::vector<Bytes> seal(const ike_header &h, const Pls &pls) { return seal(*g, h, pls); }
+	std::vector<Bytes> seal(const RGen &gn, const ike_header &h, const Pls &pls)
 	{
 		std::vector<Bytes> out;
 		Bytes buf(MSG_MAX * 2);
 		size_t len = 0;
+		crypto_cipher *c_out = gn.c_out;
 
 		if (!c_out) {
 			err("sealing without keys");
@@ -800,10 +912,8 @@ public:
 private:
 	std::unique_ptr<ike_frag_reasm> reasm;
 	Bytes scratch = Bytes(IKE_FRAG_MAX_BYTES);
-	uint32_t expect_msgid = 1;
-	bool have_cache = false;
-	uint32_t cache_msgid = 0;
-	std::vector<Bytes> cache;
+	std::unique_ptr<RGen> g, old; // the current generation, the replaced one
+	RGen *rx = nullptr;           // the generation of the request being answered
 	Bytes init_cache_req;      // the request init_cache answers
 	std::vector<Bytes> init_cache;
 	// IKE_AUTH
@@ -814,15 +924,22 @@ private:
 	uint8_t eap_id = 0;
 	uint8_t auth_challenge[16] = {}, nt_response[24] = {};
 	Bytes msk;
-	// our own requests
-	uint32_t own_msgid = 0;
-	bool own_pending = false;
-	uint8_t own_exchange = 0;
-	std::vector<Bytes> own_last;
+	// our own requests (one at a time, whatever the generation)
 	uint32_t own_new_spi = 0, own_rekey_of = 0;
+	uint64_t own_ike_spi = 0;
+	ike_proposal own_offer{};
 	Bytes own_ni;
 	uint16_t own_group = 0;
 	crypto_dh *own_dh = nullptr;
+
+	RGen *gen_of(const ike_header &h)
+	{
+		if (h.spi_i == g->spi_i && h.spi_r == g->spi_r)
+			return g.get();
+		if (old && h.spi_i == old->spi_i && h.spi_r == old->spi_r)
+			return old.get();
+		return nullptr;
+	}
 
 	static bool last_is_skf(const ike_msg &m)
 	{
@@ -835,7 +952,7 @@ private:
 	}
 
 	// Decrypt (and reassemble) a protected message into out.
-	bool open(Bytes &buf, const ike_msg &m, Msg *out)
+	bool open(const RGen &gn, Bytes &buf, const ike_msg &m, Msg *out)
 	{
 		ike_chain inner;
 		out->hdr = m.hdr;
@@ -849,7 +966,7 @@ private:
 		if (last.type == IKE_PT_SK) {
 			if (m.chain.n != 1)
 				err("payloads outside SK");
-			int e = ike_sk_decrypt(c_in, buf.data(), &m, &inner);
+			int e = ike_sk_decrypt(gn.c_in, buf.data(), &m, &inner);
 			if (e) {
 				err(std::string("SK does not open: ") + ike_strerror(e));
 				return false;
@@ -865,7 +982,7 @@ private:
 		uint8_t *plain;
 		size_t plain_len, len;
 		uint8_t first;
-		int e = ike_skf_decrypt(c_in, buf.data(), &m, &skf, &plain, &plain_len);
+		int e = ike_skf_decrypt(gn.c_in, buf.data(), &m, &skf, &plain, &plain_len);
 		if (e) {
 			err(std::string("SKF does not open: ") + ike_strerror(e));
 			return false;
@@ -900,20 +1017,21 @@ private:
 			err(std::string(ike_msg_rule_of(kind)->name) + ": " + ike_strerror(e));
 	}
 
+	// The answer to the request being handled, on its generation.
 	std::vector<Bytes> finish_resp(const Msg &req, ike_header h, Pls pls)
 	{
 		if (edit)
 			edit(req, h, pls);
-		return seal(h, pls);
+		return seal(*rx, h, pls);
 	}
 
 	ike_header resp_header(const Msg &req) const
 	{
 		ike_header h{};
-		h.spi_i = spi_i;
-		h.spi_r = spi_r;
+		h.spi_i = rx->spi_i;
+		h.spi_r = rx->spi_r;
 		h.exchange = req.hdr.exchange;
-		h.flags = IKE_HDR_FLAG_RESPONSE;
+		h.flags = IKE_HDR_FLAG_RESPONSE | rx->gw_flag();
 		h.msgid = req.hdr.msgid;
 		return h;
 	}
@@ -987,18 +1105,18 @@ private:
 		if (!ok && !want)
 			return init_answer(req, h, {pl_notify(IKE_N_NO_PROPOSAL_CHOSEN)});
 		if ((want_group && ke.group != want_group) || !ok) {
-			uint16_t g = want_group ? want_group : want;
 			Bytes d(2);
-			put_be16(d.data(), g);
+			put_be16(d.data(), want_group ? want_group : want);
 			invalid_ke_sent++;
 			return init_answer(req, h, {pl_notify(IKE_N_INVALID_KE_PAYLOAD, d)});
 		}
-		// Accept: keys.
-		if (!map_algs(chosen, &algs)) {
+		// Accept: keys, in a fresh generation 0.
+		std::unique_ptr<RGen> gn(new RGen);
+		if (!map_algs(chosen, &gn->algs)) {
 			err("chosen IKE algorithms unknown to the harness");
 			return {};
 		}
-		spi_i = m.hdr.spi_i;
+		uint64_t spi_i = m.hdr.spi_i, spi_r = 0;
 		do
 			crypto_random(&spi_r, sizeof(spi_r));
 		while (!spi_r);
@@ -1017,13 +1135,19 @@ private:
 		uint8_t skeyseed[CRYPTO_PRF_MAX_LEN], si[8], sr[8];
 		put_be64(si, spi_i);
 		put_be64(sr, spi_r);
-		EXPECT_EQ(ike_keys_skeyseed(algs.prf, ni.data(), ni.size(), nr.data(), nr.size(),
+		EXPECT_EQ(ike_keys_skeyseed(gn->algs.prf, ni.data(), ni.size(), nr.data(), nr.size(),
 					    gir.data(), gir.size(), skeyseed), 0);
-		EXPECT_EQ(ike_keys_derive_sa(&algs, skeyseed, crypto_prf_len(algs.prf), ni.data(),
-					     ni.size(), nr.data(), nr.size(), si, sr, &keys), 0);
-		crypto_cipher_free(c_in);
-		crypto_cipher_free(c_out);
-		EXPECT_EQ(ike_keys_sa_ciphers(&keys, 0, &c_out, &c_in), 0);
+		EXPECT_EQ(ike_keys_derive_sa(&gn->algs, skeyseed, crypto_prf_len(gn->algs.prf),
+					     ni.data(), ni.size(), nr.data(), nr.size(), si, sr,
+					     &gn->keys), 0);
+		crypto_wipe(skeyseed, sizeof(skeyseed));
+		EXPECT_EQ(ike_keys_sa_ciphers(&gn->keys, 0, &gn->c_out, &gn->c_in), 0);
+		gn->spi_i = spi_i;
+		gn->spi_r = spi_r;
+		gn->prop = chosen;
+		gn->expect_msgid = 1; // IKE_SA_INIT was 0
+		g = std::move(gn);
+		old.reset();
 		ike_chosen = chosen;
 		peer_frag = req.has_notify(IKE_N_IKEV2_FRAGMENTATION_SUPPORTED);
 		peer_hash_algs.clear();
@@ -1062,8 +1186,6 @@ private:
 		init_resp = out[0];
 		init_cache = out;
 		init_cache_req = buf;
-		expect_msgid = 1;
-		have_cache = false;
 		return out;
 	}
 
@@ -1074,9 +1196,10 @@ private:
 		Bytes o = initiator ? init_req : init_resp;
 		const Bytes &n = initiator ? nr : ni;
 		o.insert(o.end(), n.begin(), n.end());
+		const ike_sa_keys &keys = g->keys;
 		Bytes k(initiator ? keys.sk_pi : keys.sk_pr,
 			(initiator ? keys.sk_pi : keys.sk_pr) + keys.prf_len);
-		Bytes p = prf(algs.prf, k, id_body);
+		Bytes p = prf(g->algs.prf, k, id_body);
 		o.insert(o.end(), p.begin(), p.end());
 		return o;
 	}
@@ -1093,7 +1216,7 @@ private:
 	{
 		Bytes oct = auth_octets(false, id_body(id));
 		if (!shared_key.empty())
-			return pl_auth(IKE_AUTH_PSK, psk_auth(algs.prf, shared_key, oct));
+			return pl_auth(IKE_AUTH_PSK, psk_auth(g->algs.prf, shared_key, oct));
 		if (!key) {
 			err("no gateway key configured");
 			return Pl{};
@@ -1168,7 +1291,7 @@ private:
 		Bytes oct = auth_octets(true, idi_body);
 		if (!shared_key.empty()) {
 			init_auth_ok = init_auth_method == IKE_AUTH_PSK &&
-				       data == psk_auth(algs.prf, shared_key, oct);
+				       data == psk_auth(g->algs.prf, shared_key, oct);
 			return init_auth_ok;
 		}
 		crypto_cert_free(peer_cert);
@@ -1279,7 +1402,8 @@ private:
 			err("chosen ESP algorithms unknown to the harness");
 			return;
 		}
-		EXPECT_EQ(ike_keys_derive_child(&keys, &a, gir.empty() ? nullptr : gir.data(),
+		c->gen = g->num; // SK_d of the current generation
+		EXPECT_EQ(ike_keys_derive_child(&g->keys, &a, gir.empty() ? nullptr : gir.data(),
 						gir.size(), ni_.data(), ni_.size(), nr_.data(),
 						nr_.size(), &k), 0);
 		Bytes ei(k.encr_i, k.encr_i + k.encr_len), ai(k.integ_i, k.integ_i + k.integ_len);
@@ -1318,12 +1442,31 @@ private:
 				return {};
 			}
 			idi_body = idi->body;
-			if (!verify_initiator(req, psk))
+			if (!check_idr(req) || !verify_initiator(req, psk))
 				return finish_resp(req, resp_header(req),
 						   {pl_notify(IKE_N_AUTHENTICATION_FAILED)});
 			return auth_done(req, peer_psk_override.empty() ? psk : peer_psk_override);
 		}
 		return on_eap(req);
+	}
+
+	// The engine's IDr, if any: recorded; with idr_selects it must be ours.
+	bool check_idr(const Msg &req)
+	{
+		const Pl *p = req.find(IKE_PT_IDR);
+		idr_received = p != nullptr;
+		idr = ike_identity{};
+		if (!p)
+			return true;
+		if (p->body.size() < 4 || p->body.size() - 4 > IKE_ID_MAX) {
+			err("IDr of " + std::to_string(p->body.size()) + " octets");
+			return false;
+		}
+		idr.type = p->body[0];
+		idr.len = uint16_t(p->body.size() - 4);
+		memcpy(idr.data, p->body.data() + 4, idr.len);
+		return !idr_selects || (idr.type == id.type && idr.len == id.len &&
+					!memcmp(idr.data, id.data, id.len));
 	}
 
 	std::vector<Bytes> eap_answer(const Msg &req, const Bytes &eap_m)
@@ -1337,6 +1480,9 @@ private:
 			check_rules(IKE_MSG_AUTH_EAP_START_REQ, req);
 			first_auth = req;
 			idi_body = req.find(IKE_PT_IDI)->body;
+			if (!check_idr(req))
+				return finish_resp(req, resp_header(req),
+						   {pl_notify(IKE_N_AUTHENTICATION_FAILED)});
 			Pls p = identity_pls({});
 			eap = EAP_ID_SENT;
 			p.push_back(pl_eap(eap_msg(EAP_REQUEST, ++eap_id, {EAP_T_IDENTITY})));
@@ -1435,6 +1581,7 @@ private:
 	{
 		check_rules(IKE_MSG_INFO_REQ, req);
 		Pls p;
+		bool gen_deleted = false;
 		if (req.pls.empty())
 			info_empty++;
 		for (auto &pl : req.pls) {
@@ -1447,7 +1594,11 @@ private:
 				continue;
 			}
 			if (d.protocol == IKE_PROTO_IKE) {
-				ike_deleted = true;
+				if (rx == g.get())
+					ike_deleted = true;
+				else
+					old_ike_deleted++;
+				gen_deleted = true;
 				continue;
 			}
 			Bytes ours;
@@ -1467,16 +1618,33 @@ private:
 			else
 				err("Delete of a Child SA the gateway does not know");
 		}
-		return finish_resp(req, resp_header(req), p);
+		auto out = finish_resp(req, resp_header(req), p);
+		if (gen_deleted)
+			rx->deleted = true; // answered: that generation is gone
+		return out;
 	}
 
 	std::vector<Bytes> on_create_child(const Msg &req)
 	{
 		check_rules(IKE_MSG_CREATE_CHILD_REQ, req);
-		const Pl *rk = req.notify(IKE_N_REKEY_SA);
+		if (rx != g.get())
+			err("CREATE_CHILD_SA on a rekeyed IKE SA generation");
 		const Pl *sap = req.find(IKE_PT_SA), *np = req.find(IKE_PT_NONCE);
-		if (!rk || !sap || !np) {
-			err("CREATE_CHILD_SA without REKEY_SA, SA or Nonce");
+		if (!sap || !np) {
+			err("CREATE_CHILD_SA without SA or Nonce");
+			return finish_resp(req, resp_header(req), {pl_notify(IKE_N_INVALID_SYNTAX)});
+		}
+		ike_sa_payload offer;
+		ike_payload sv = view(*sap);
+		if (ike_parse_sa(&sv, &offer) || offer.n == 0) {
+			err("CREATE_CHILD_SA with an SA that does not parse");
+			return finish_resp(req, resp_header(req), {pl_notify(IKE_N_INVALID_SYNTAX)});
+		}
+		if (offer.p[0].protocol == IKE_PROTO_IKE)
+			return on_rekey_ike(req, offer, np->body);
+		const Pl *rk = req.notify(IKE_N_REKEY_SA);
+		if (!rk) {
+			err("CREATE_CHILD_SA for a Child SA without REKEY_SA");
 			return finish_resp(req, resp_header(req), {pl_notify(IKE_N_INVALID_SYNTAX)});
 		}
 		ike_payload v = view(*rk);
@@ -1487,15 +1655,12 @@ private:
 			return {};
 		}
 		uint32_t old_client = get_be32(n.spi);
-		RChild *old = nullptr;
+		RChild *old_c = nullptr;
 		for (auto &c : children)
 			if (c.spi_client == old_client && c.alive)
-				old = &c;
-		if (!old)
+				old_c = &c;
+		if (!old_c)
 			return finish_resp(req, resp_header(req), {pl_notify(IKE_N_CHILD_SA_NOT_FOUND)});
-		ike_sa_payload offer;
-		ike_payload sv = view(*sap);
-		EXPECT_EQ(ike_parse_sa(&sv, &offer), 0);
 		uint16_t group = 0;
 		ike_ke ke{};
 		if (const Pl *kp = req.find(IKE_PT_KE)) {
@@ -1518,9 +1683,9 @@ private:
 		c.spi_len = 4;
 		put_be32(c.spi, nc.spi_gw);
 		nc.prop = c;
-		nc.ts_client = old->ts_client;
-		nc.ts_gw = old->ts_gw;
-		nc.replaces_gw = old->spi_gw;
+		nc.ts_client = old_c->ts_client;
+		nc.ts_gw = old_c->ts_gw;
+		nc.replaces_gw = old_c->spi_gw;
 		Bytes rn = random_bytes(32), gir;
 		Pls p = {pl_sa(&c, 1), pl_nonce(rn)};
 		if (group) {
@@ -1542,27 +1707,146 @@ private:
 		return out;
 	}
 
+	// The engine rekeys the IKE SA: answer SA, Nr, KE, and go over to the
+	// new generation (the engine its original initiator) once answered.
+	std::vector<Bytes> on_rekey_ike(const Msg &req, const ike_sa_payload &offer, const Bytes &eng_ni)
+	{
+		if (req.find(IKE_PT_TSI) || req.find(IKE_PT_TSR) || req.has_notify(IKE_N_REKEY_SA))
+			err("IKE SA rekey with traffic selectors or REKEY_SA");
+		for (unsigned i = 0; i < offer.n; i++)
+			if (offer.p[i].protocol != IKE_PROTO_IKE || offer.p[i].spi_len != 8 ||
+			    !get_be64(offer.p[i].spi))
+				err("IKE SA rekey proposal " + std::to_string(offer.p[i].num) +
+				    " without an IKE SPI");
+		const Pl *kp = req.find(IKE_PT_KE);
+		ike_ke ke{};
+		ike_payload kv;
+		if (kp)
+			kv = view(*kp);
+		if (!kp || ike_parse_ke(&kv, &ke)) {
+			err("IKE SA rekey without a usable KE");
+			return finish_resp(req, resp_header(req), {pl_notify(IKE_N_INVALID_SYNTAX)});
+		}
+		if (refuse_ike_rekey) {
+			refuse_ike_rekey--;
+			return finish_resp(req, resp_header(req), {pl_notify(refuse_ike_rekey_with)});
+		}
+		ike_proposal c;
+		uint16_t want = 0;
+		bool ok = choose(offer, ike_accept, ke.group, true, &c, &want);
+		if (!ok && !want)
+			return finish_resp(req, resp_header(req), {pl_notify(IKE_N_NO_PROPOSAL_CHOSEN)});
+		if ((want_group && ke.group != want_group) || !ok) {
+			Bytes d(2);
+			put_be16(d.data(), want_group ? want_group : want);
+			invalid_ke_sent++;
+			return finish_resp(req, resp_header(req), {pl_notify(IKE_N_INVALID_KE_PAYLOAD, d)});
+		}
+		uint64_t eng_spi = 0, our_spi = 0;
+		for (unsigned i = 0; i < offer.n; i++)
+			if (offer.p[i].num == c.num)
+				eng_spi = get_be64(offer.p[i].spi);
+		do
+			crypto_random(&our_spi, sizeof(our_spi));
+		while (!our_spi);
+		c.spi_len = 8;
+		put_be64(c.spi, our_spi);
+		crypto_dh *dh = nullptr;
+		EXPECT_EQ(crypto_dh_new(ke.group, &dh), 0);
+		Bytes gr(crypto_dh_public_len(ke.group)), gir(crypto_dh_shared_len(ke.group));
+		crypto_dh_public(dh, gr.data(), gr.size());
+		int e = crypto_dh_shared(dh, ke.data, ke.len, gir.data(), gir.size());
+		crypto_dh_free(dh);
+		if (e) {
+			err("the engine's rekey KE is invalid");
+			return finish_resp(req, resp_header(req), {pl_notify(IKE_N_INVALID_SYNTAX)});
+		}
+		Bytes rn = random_bytes(32);
+		Pls p = {pl_sa(&c, 1), pl_nonce(rn), pl_ke(ke.group, gr)};
+		ike_header h = resp_header(req);
+		if (edit)
+			edit(req, h, p);
+		auto out = seal(*rx, h, p);
+		// The engine started it: its nonce and SPI come first.
+		if (find_pl(p, IKE_PT_SA))
+			new_gen(*rx, c, gir, eng_ni, rn, eng_spi, our_spi, false);
+		return out;
+	}
+
+	// A new generation from a rekey of `from` (RFC 7296 2.18): SKEYSEED =
+	// prf_old(SK_d old, g^ir new | Ni | Nr), computed here with the old
+	// PRF itself; then the new keys with the new proposal's PRF. ni and
+	// spi_i are those of the side that started the rekey.
+	void new_gen(const RGen &from, const ike_proposal &chosen, const Bytes &gir,
+		     const Bytes &ni_, const Bytes &nr_, uint64_t spi_i, uint64_t spi_r,
+		     bool gw_initiator)
+	{
+		std::unique_ptr<RGen> gn(new RGen);
+		if (!map_algs(chosen, &gn->algs)) {
+			err("rekeyed IKE algorithms unknown to the harness");
+			return;
+		}
+		Bytes seed_in = gir;
+		seed_in.insert(seed_in.end(), ni_.begin(), ni_.end());
+		seed_in.insert(seed_in.end(), nr_.begin(), nr_.end());
+		Bytes skeyseed = prf(from.algs.prf, from.sk_d(), seed_in);
+		uint8_t si[8], sr[8];
+		put_be64(si, spi_i);
+		put_be64(sr, spi_r);
+		EXPECT_EQ(ike_keys_derive_sa(&gn->algs, skeyseed.data(), skeyseed.size(), ni_.data(),
+					     ni_.size(), nr_.data(), nr_.size(), si, sr, &gn->keys), 0);
+		crypto_wipe(skeyseed.data(), skeyseed.size());
+		EXPECT_EQ(ike_keys_sa_ciphers(&gn->keys, gw_initiator, &gn->c_out, &gn->c_in), 0);
+		gn->num = from.num + 1;
+		gn->spi_i = spi_i;
+		gn->spi_r = spi_r;
+		gn->gw_initiator = gw_initiator;
+		gn->prop = chosen;
+		gn->prop.spi_len = 0;
+		old = std::move(g);
+		g = std::move(gn);
+	}
+
 	// ---- the engine's answers to our requests ---------------------------------------------------
+
+	static uint16_t first_error(const Pls &pls)
+	{
+		for (auto &p : pls) {
+			uint16_t t = notify_type(p);
+			if (t && t <= IKE_NOTIFY_ERROR_MAX)
+				return t;
+		}
+		return 0;
+	}
 
 	std::vector<Bytes> on_response(Bytes &buf, const ike_msg &m)
 	{
 		response_raw.push_back(buf);
-		if (!own_pending && m.hdr.msgid + 1 == own_msgid && m.hdr.exchange == own_exchange) {
+		RGen *gn = gen_of(m.hdr);
+		if (!gn) {
+			err("a response for unknown SPIs");
+			return {};
+		}
+		if (!gn->own_pending && m.hdr.msgid + 1 == gn->own_msgid &&
+		    m.hdr.exchange == gn->own_exchange) {
 			dup_responses++;
 			return {};
 		}
-		if (!own_pending || m.hdr.msgid != own_msgid || m.hdr.exchange != own_exchange) {
+		if (!gn->own_pending || m.hdr.msgid != gn->own_msgid ||
+		    m.hdr.exchange != gn->own_exchange) {
 			err("an unexpected response " + std::to_string(m.hdr.msgid));
 			return {};
 		}
-		if (!(m.hdr.flags & IKE_HDR_FLAG_INITIATOR))
-			err("the engine's response lacks the Initiator flag");
+		if ((m.hdr.flags & IKE_HDR_FLAG_INITIATOR) != gn->engine_flag())
+			err(std::string("the engine's response ") +
+			    (gn->engine_flag() ? "lacks" : "carries") +
+			    " the Initiator flag on generation " + std::to_string(gn->num));
 		Msg r;
-		if (!open(buf, m, &r))
+		if (!open(*gn, buf, m, &r))
 			return {};
 		responses.push_back(r);
-		own_pending = false;
-		own_msgid++;
+		gn->own_pending = false;
+		gn->own_msgid++;
 		if (m.hdr.exchange == IKE_EXCH_INFORMATIONAL) {
 			check_rules(IKE_MSG_INFO_RESP, r);
 			for (auto &pl : r.pls) {
@@ -1577,36 +1861,59 @@ private:
 						if (c.spi_client == get_be32(d.spis + 4 * i))
 							c.alive = false;
 			}
-		} else if (m.hdr.exchange == IKE_EXCH_CREATE_CHILD_SA && own_rekey_of) {
-			rekey_answered(r);
+			if (gn->own_kind == OWN_DELETE_IKE)
+				gn->deleted = true;
+		} else if (m.hdr.exchange == IKE_EXCH_CREATE_CHILD_SA) {
+			if (gn->own_kind == OWN_REKEY_IKE)
+				ike_rekey_answered(*gn, r);
+			else if (gn->own_kind == OWN_REKEY_CHILD || gn->own_kind == OWN_NEW_CHILD)
+				child_answered(r, gn->own_kind == OWN_REKEY_CHILD);
 		}
 		return {};
 	}
 
-	void rekey_answered(const Msg &r)
+	// Our CREATE_CHILD_SA for a Child SA answered: record the new one.
+	void child_answered(const Msg &r, bool rekey)
 	{
 		uint32_t of = own_rekey_of;
 		own_rekey_of = 0;
-		if (find_notify(r.pls, IKE_N_NO_PROPOSAL_CHOSEN) || !r.find(IKE_PT_SA))
+		if (first_error(r.pls) || !r.find(IKE_PT_SA))
 			return;
 		check_rules(IKE_MSG_CREATE_CHILD_RESP, r);
-		RChild *old = nullptr;
+		RChild *old_c = nullptr;
 		for (auto &c : children)
-			if (c.spi_gw == of)
-				old = &c;
+			if (rekey && c.spi_gw == of)
+				old_c = &c;
 		ike_sa_payload sp;
 		ike_payload sv = view(*r.find(IKE_PT_SA));
-		if (ike_parse_sa(&sv, &sp) || sp.n != 1 || !old) {
-			err("rekey answer without a usable SA");
+		if (ike_parse_sa(&sv, &sp) || sp.n != 1 || (rekey && !old_c)) {
+			err("CREATE_CHILD_SA answer without a usable SA");
 			return;
 		}
 		RChild nc;
 		nc.prop = sp.p[0];
 		nc.spi_client = get_be32(sp.p[0].spi);
 		nc.spi_gw = own_new_spi;
-		nc.replaces_gw = of;
-		nc.ts_client = old->ts_client;
-		nc.ts_gw = old->ts_gw;
+		nc.replaces_gw = rekey ? of : 0;
+		if (rekey) {
+			nc.ts_client = old_c->ts_client;
+			nc.ts_gw = old_c->ts_gw;
+		} else {
+			// We started it: TSi is our side, TSr the client's.
+			const Pl *tsi = r.find(IKE_PT_TSI), *tsr = r.find(IKE_PT_TSR);
+			ike_ts_list li, lr;
+			ike_payload vi, vr;
+			if (tsi)
+				vi = view(*tsi);
+			if (tsr)
+				vr = view(*tsr);
+			if (!tsi || !tsr || ike_parse_ts(&vi, &li) || ike_parse_ts(&vr, &lr)) {
+				err("new Child SA answer without traffic selectors");
+				return;
+			}
+			nc.ts_gw.assign(li.ts, li.ts + li.n);
+			nc.ts_client.assign(lr.ts, lr.ts + lr.n);
+		}
 		Bytes gir;
 		if (own_group) {
 			const Pl *kp = r.find(IKE_PT_KE);
@@ -1615,7 +1922,7 @@ private:
 			if (kp)
 				kv = view(*kp);
 			if (!kp || ike_parse_ke(&kv, &ke) || ke.group != own_group) {
-				err("rekey answer without our PFS group");
+				err("CREATE_CHILD_SA answer without our PFS group");
 				return;
 			}
 			gir.resize(crypto_dh_shared_len(own_group));
@@ -1624,11 +1931,52 @@ private:
 		}
 		const Pl *np = r.find(IKE_PT_NONCE);
 		if (!np) {
-			err("rekey answer without a nonce");
+			err("CREATE_CHILD_SA answer without a nonce");
 			return;
 		}
 		child_keys(&nc, gir, own_ni, np->body, false);
 		children.push_back(nc);
+	}
+
+	// Our IKE SA rekey answered on `from`: the new generation, with us as
+	// its original initiator (our nonce and SPI first).
+	void ike_rekey_answered(const RGen &from, const Msg &r)
+	{
+		ike_rekey_refused = first_error(r.pls);
+		if (ike_rekey_refused)
+			return;
+		const Pl *sap = r.find(IKE_PT_SA), *kp = r.find(IKE_PT_KE), *np = r.find(IKE_PT_NONCE);
+		ike_sa_payload sp;
+		ike_payload sv, kv;
+		ike_ke ke;
+		if (sap)
+			sv = view(*sap);
+		if (kp)
+			kv = view(*kp);
+		if (!sap || ike_parse_sa(&sv, &sp) || sp.n != 1 || sp.p[0].protocol != IKE_PROTO_IKE ||
+		    sp.p[0].spi_len != 8 || !get_be64(sp.p[0].spi)) {
+			err("IKE SA rekey answer without a usable SA");
+			return;
+		}
+		const ike_proposal &c = sp.p[0];
+		for (int t : {IKE_XFORM_ENCR, IKE_XFORM_PRF, IKE_XFORM_INTEG, IKE_XFORM_DH}) {
+			if (c.n[t] > 1 || (c.n[t] && !has_xform(own_offer, t, c.x[t][0])) ||
+			    (!c.n[t] && own_offer.n[t] && t != IKE_XFORM_INTEG))
+				err("IKE SA rekey answer chose transform type " + std::to_string(t) +
+				    " outside our offer");
+		}
+		if (!c.n[IKE_XFORM_DH] || c.x[IKE_XFORM_DH][0].id != own_group)
+			err("IKE SA rekey answer with another group than our KE");
+		if (!kp || ike_parse_ke(&kv, &ke) || ke.group != own_group || !np) {
+			err("IKE SA rekey answer without our group's KE or a nonce");
+			return;
+		}
+		Bytes gir(crypto_dh_shared_len(own_group));
+		if (crypto_dh_shared(own_dh, ke.data, ke.len, gir.data(), gir.size())) {
+			err("the engine's rekey KE is invalid");
+			return;
+		}
+		new_gen(from, c, gir, own_ni, np->body, own_ike_spi, get_be64(c.spi), true);
 	}
 };
 
@@ -1989,6 +2337,46 @@ protected:
 			return ::testing::AssertionFailure() << "state " << ike_state_name(ike_sa_state(sa));
 		return ::testing::AssertionSuccess();
 	}
+
+	// The same with several parts of the reason.
+	::testing::AssertionResult closed_with(ike_fail w, std::initializer_list<std::string> needles)
+	{
+		for (auto &n : needles) {
+			auto r = closed_with(w, n);
+			if (!r)
+				return r;
+		}
+		return ::testing::AssertionSuccess();
+	}
+
+	// The engine's armed timers due in [lo_ms, hi_ms] from now (the
+	// fixture's deadline excluded): for waits too long to sit out, a test
+	// checks the timer is armed for the right time and then fires it.
+	std::vector<uv_timer_t *> timers_due(uint64_t lo_ms, uint64_t hi_ms)
+	{
+		struct Walk {
+			uv_timer_t *skip;
+			uint64_t lo, hi;
+			std::vector<uv_timer_t *> found;
+		} w{&deadline, lo_ms, hi_ms, {}};
+		uv_update_time(&loop);
+		uv_walk(
+			&loop,
+			[](uv_handle_t *h, void *arg) {
+				auto *wk = static_cast<Walk *>(arg);
+				if (h->type != UV_TIMER || (uv_timer_t *)h == wk->skip ||
+				    !uv_is_active(h) || uv_is_closing(h))
+					return;
+				uint64_t due = uv_timer_get_due_in((uv_timer_t *)h);
+				if (due >= wk->lo && due <= wk->hi)
+					wk->found.push_back((uv_timer_t *)h);
+			},
+			&w);
+		return w.found;
+	}
+	// Fire a timer now instead of when due (its callback, through the loop).
+	// timer_cb is a libuv field outside the documented API, stable in 1.x.
+	static void fire_now(uv_timer_t *t) { uv_timer_start(t, t->timer_cb, 0, 0); }
 
 	bool logged(const std::string &needle) const
 	{

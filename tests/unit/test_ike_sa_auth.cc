@@ -148,6 +148,41 @@ TEST_F(AuthFail, IdrIsNotTheConfiguredRemoteId)
 	gw.id = identity("vpn.vpnctl.test");
 	expect_failure(IKE_FAIL_ID_MISMATCH, "identifies as 'vpn.vpnctl.test'");
 	EXPECT_NE(reason.find("expects 'gw.vpnctl.test'"), std::string::npos) << reason;
+	EXPECT_FALSE(gw.idr_received) << "no IDr by default";
+}
+
+// The point of not sending IDr: a profile with the wrong remote_id meets a
+// gateway that would refuse a foreign IDr; without IDr it shows its own
+// identity, and the user reads which one.
+TEST_F(AuthFail, WrongRemoteIdReadsAsIdentityMismatch)
+{
+	gw.idr_selects = true;
+	cfg.remote_id = identity("other.vpnctl.test");
+	expect_failure(IKE_FAIL_ID_MISMATCH,
+		       "the gateway identifies as 'gw.vpnctl.test', the profile expects 'other.vpnctl.test'");
+	EXPECT_FALSE(gw.idr_received);
+}
+
+// With send_idr the same gateway refuses the IDr it does not host.
+TEST_F(AuthFail, SendIdrOfAnIdentityTheGatewayDoesNotHost)
+{
+	cfg.send_idr = true;
+	gw.idr_selects = true;
+	cfg.remote_id = identity("other.vpnctl.test");
+	expect_failure(IKE_FAIL_AUTH_REFUSED, "refused our pre-shared key or identity");
+	ASSERT_TRUE(gw.idr_received);
+	EXPECT_EQ(hex(gw.idr.data, gw.idr.len), hex(bytes("other.vpnctl.test")));
+}
+
+// A gateway that ignores our IDr and answers with another identity: the
+// engine still checks what it got.
+TEST_F(AuthFail, SendIdrAndTheGatewayAnswersAsAnother)
+{
+	cfg.send_idr = true;
+	gw.id = identity("vpn.vpnctl.test");
+	expect_failure(IKE_FAIL_ID_MISMATCH, "identifies as 'vpn.vpnctl.test'");
+	ASSERT_TRUE(gw.idr_received);
+	EXPECT_EQ(hex(gw.idr.data, gw.idr.len), hex(bytes("gw.vpnctl.test")));
 }
 
 TEST_F(AuthFail, IdrOfAnotherTypeIsAMismatch)

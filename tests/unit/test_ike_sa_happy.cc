@@ -93,7 +93,8 @@ TEST_F(HappyPath, PreSharedKey)
 	const Msg &a = gw.requests[1];
 	EXPECT_TRUE(a.has_notify(IKE_N_INITIAL_CONTACT));
 	EXPECT_TRUE(a.has_notify(IKE_N_MOBIKE_SUPPORTED));
-	ASSERT_NE(a.find(IKE_PT_IDR), nullptr);
+	EXPECT_EQ(a.find(IKE_PT_IDR), nullptr) << "IDr is not sent by default (send_idr)";
+	EXPECT_FALSE(gw.idr_received);
 	ASSERT_NE(a.find(IKE_PT_CP), nullptr);
 	ike_payload cpv = view(*a.find(IKE_PT_CP));
 	ike_cp cp;
@@ -108,6 +109,38 @@ TEST_F(HappyPath, PreSharedKey)
 	EXPECT_TRUE(asks_dns);
 	// Engine sent nothing since (no stray requests).
 	EXPECT_EQ(sent.size(), 2u);
+}
+
+// send_idr: IDr names remote_id, for a gateway that hosts several
+// identities on one address and picks by it.
+TEST_F(HappyPath, SendIdrNamesTheRemoteId)
+{
+	cfg.send_idr = true;
+	gw.idr_selects = true;
+	ASSERT_TRUE(connect()) << reason;
+	expect_common_established();
+	ASSERT_TRUE(gw.idr_received);
+	EXPECT_EQ(gw.idr.type, cfg.remote_id.type);
+	EXPECT_EQ(hex(gw.idr.data, gw.idr.len), hex(cfg.remote_id.data, cfg.remote_id.len));
+	EXPECT_EQ(hex(gw.idr.data, gw.idr.len), hex(bytes("gw.vpnctl.test")));
+	// IDr follows IDi (RFC 7296 1.2 lists it after CERTREQ, before AUTH).
+	auto types = gw.requests[1].types();
+	auto idi = std::find(types.begin(), types.end(), IKE_PT_IDI);
+	auto idr = std::find(types.begin(), types.end(), IKE_PT_IDR);
+	auto auth = std::find(types.begin(), types.end(), IKE_PT_AUTH);
+	EXPECT_LT(idi, idr);
+	EXPECT_LT(idr, auth);
+}
+
+TEST_F(HappyPath, SendIdrWithCertificatesAndEap)
+{
+	use_eap();
+	cfg.send_idr = true;
+	gw.idr_selects = true;
+	ASSERT_TRUE(connect()) << reason;
+	expect_common_established();
+	ASSERT_TRUE(gw.idr_received);
+	EXPECT_EQ(hex(gw.idr.data, gw.idr.len), hex(bytes("gw.vpnctl.test")));
 }
 
 TEST_F(HappyPath, PreSharedKeyWithCbcAndModp)
@@ -389,6 +422,7 @@ TEST_F(HappyPath, NoRemoteIdConfiguredTakesTheCertifiedIdentity)
 {
 	use_pubkey("client-rsa.pem", "client-rsa.key", "alice@vpnctl.test");
 	cfg.remote_id = ike_identity{};
+	cfg.send_idr = true; // asked for, but there is nothing to send
 	gw.id = identity("vpn.vpnctl.test");
 	ASSERT_TRUE(connect()) << reason;
 	EXPECT_STREQ(info.remote_id, "vpn.vpnctl.test");

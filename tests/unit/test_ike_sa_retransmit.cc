@@ -14,6 +14,18 @@ constexpr uint64_t SLACK_MS = 60;
 
 class Retransmit : public IkeSaTest {
 protected:
+	// The reason's "in X s" is the time since the request was first sent.
+	::testing::AssertionResult seconds_named(uint64_t ms)
+	{
+		size_t at = reason.rfind(" in ");
+		double s = 0;
+		if (at == std::string::npos || sscanf(reason.c_str() + at, " in %lf s", &s) != 1)
+			return ::testing::AssertionFailure() << "no time in '" << reason << "'";
+		if (s < ms / 1000.0 - 0.051 || s > ms / 1000.0 + 0.051)
+			return ::testing::AssertionFailure()
+			       << "'" << reason << "' where " << ms << " ms passed";
+		return ::testing::AssertionSuccess();
+	}
 	::testing::AssertionResult within(uint64_t got, uint64_t want)
 	{
 		if (got < want || got > want + SLACK_MS)
@@ -40,7 +52,9 @@ TEST_F(Retransmit, BackOffDoublesIsCappedAndBounded)
 	EXPECT_TRUE(within(s[3].t - s[2].t, 160));
 	EXPECT_TRUE(within(s[4].t - s[3].t, 160)) << "capped at retransmit_max_ms";
 	EXPECT_TRUE(within(closed_at - s[4].t, 160));
-	EXPECT_TRUE(closed_with(IKE_FAIL_UNREACHABLE, "no answer to IKE_SA_INIT request 0 after 5 tries"));
+	EXPECT_TRUE(closed_with(IKE_FAIL_UNREACHABLE,
+				{"gateway unreachable: no answer from 203.0.113.1 to IKE_SA_INIT after 5 tries in "}));
+	EXPECT_TRUE(seconds_named(closed_at - s[0].t));
 }
 
 TEST_F(Retransmit, OneTryOnly)
@@ -52,7 +66,8 @@ TEST_F(Retransmit, OneTryOnly)
 	ASSERT_TRUE(run_until([&] { return closed_calls > 0; }, 2000));
 	EXPECT_EQ(sent.size(), 1u);
 	EXPECT_TRUE(within(closed_at - sent[0].t, 50));
-	EXPECT_TRUE(closed_with(IKE_FAIL_UNREACHABLE, "after 1 tries"));
+	EXPECT_TRUE(closed_with(IKE_FAIL_UNREACHABLE, {"no answer from 203.0.113.1 to IKE_SA_INIT", "after 1 tries"}));
+	EXPECT_TRUE(seconds_named(closed_at - sent[0].t));
 }
 
 TEST_F(Retransmit, BaseAbove500IsCapped)
@@ -169,8 +184,11 @@ TEST_F(Retransmit, UnansweredAuthIsUnreachable)
 	to_engine = [&](Bytes &d) { return header_of(d).exchange == IKE_EXCH_IKE_SA_INIT; };
 	start();
 	ASSERT_TRUE(run_until([&] { return closed_calls > 0; }, 3000));
-	EXPECT_TRUE(closed_with(IKE_FAIL_UNREACHABLE, "no answer to IKE_AUTH request 1 after 3 tries"));
-	EXPECT_EQ(sent_of(IKE_EXCH_IKE_AUTH).size(), 3u);
+	EXPECT_TRUE(closed_with(IKE_FAIL_UNREACHABLE,
+				{"gateway unreachable: no answer from 203.0.113.1 to IKE_AUTH after 3 tries in "}));
+	auto auths = sent_of(IKE_EXCH_IKE_AUTH);
+	ASSERT_EQ(auths.size(), 3u);
+	EXPECT_TRUE(seconds_named(closed_at - auths[0].t)) << "counted from the first IKE_AUTH";
 }
 
 // ---- path errors ---------------------------------------------------------------------------
@@ -185,10 +203,27 @@ TEST_F(Retransmit, ThreePathErrorsDuringInitFailFast)
 	ike_sa_path_error(sa, -ECONNREFUSED);
 	EXPECT_EQ(closed_calls, 0);
 	ike_sa_path_error(sa, -ECONNREFUSED);
-	EXPECT_TRUE(closed_with(IKE_FAIL_UNREACHABLE, "port is closed"));
+	EXPECT_TRUE(closed_with(IKE_FAIL_UNREACHABLE,
+				{"gateway unreachable: 203.0.113.1 refuses IKE (Connection refused) on "}));
 	EXPECT_EQ(sent.size(), 1u) << "no waiting for the back-off";
 	run_for(100);
 	EXPECT_EQ(sent.size(), 1u);
+}
+
+// As it happens on the wire: each try draws an ICMP error.
+TEST_F(Retransmit, EachTryRefused)
+{
+	gw.silent = true;
+	cfg.retransmit_base_ms = 40;
+	start();
+	for (size_t n = 1; n <= 3; n++) {
+		ASSERT_TRUE(run_until([&] { return sent.size() == n; }, 1000));
+		ike_sa_path_error(sa, -EHOSTUNREACH);
+	}
+	EXPECT_TRUE(closed_with(IKE_FAIL_UNREACHABLE,
+				{"gateway unreachable: 203.0.113.1 refuses IKE (No route to host) on 3 tries"}));
+	run_for(200);
+	EXPECT_EQ(sent.size(), 3u);
 }
 
 TEST_F(Retransmit, PathErrorsLaterDoNotFailFast)
