@@ -1626,7 +1626,6 @@ private:
 
 	std::vector<Bytes> on_create_child(const Msg &req)
 	{
-		check_rules(IKE_MSG_CREATE_CHILD_REQ, req);
 		if (rx != g.get())
 			err("CREATE_CHILD_SA on a rekeyed IKE SA generation");
 		const Pl *sap = req.find(IKE_PT_SA), *np = req.find(IKE_PT_NONCE);
@@ -1640,8 +1639,13 @@ private:
 			err("CREATE_CHILD_SA with an SA that does not parse");
 			return finish_resp(req, resp_header(req), {pl_notify(IKE_N_INVALID_SYNTAX)});
 		}
-		if (offer.p[0].protocol == IKE_PROTO_IKE)
+		// Which rules apply depends on what the SA proposes: an IKE rekey
+		// has no traffic selectors (RFC 7296 1.3.2).
+		if (offer.p[0].protocol == IKE_PROTO_IKE) {
+			check_rules(IKE_MSG_REKEY_IKE_REQ, req);
 			return on_rekey_ike(req, offer, np->body);
+		}
+		check_rules(IKE_MSG_CREATE_CHILD_REQ, req);
 		const Pl *rk = req.notify(IKE_N_REKEY_SA);
 		if (!rk) {
 			err("CREATE_CHILD_SA for a Child SA without REKEY_SA");

@@ -537,15 +537,102 @@ TEST_F(Established, GatewayAsksForANewChildSa)
 TEST_F(Established, GatewayRekeysTheIkeSa)
 {
 	up();
+	const uint64_t spi_i0 = gw.gen().spi_i;
 	ask(gw.req_rekey_ike());
 	ASSERT_EQ(gw.responses.size(), 1u);
-	ASSERT_EQ(gw.responses[0].pls.size(), 1u);
-	EXPECT_EQ(notify_type(gw.responses[0].pls[0]), IKE_N_NO_ADDITIONAL_SAS);
+	// The answer is SA (our new SPI), Nonce and KE: a new generation.
+	EXPECT_NE(gw.responses[0].find(IKE_PT_SA), nullptr);
+	EXPECT_NE(gw.responses[0].find(IKE_PT_NONCE), nullptr);
+	EXPECT_NE(gw.responses[0].find(IKE_PT_KE), nullptr);
+	ASSERT_EQ(gw.gen().num, 1u);
+	EXPECT_TRUE(gw.gen().gw_initiator);
+	EXPECT_NE(gw.gen().spi_i, spi_i0);
+	EXPECT_TRUE(logged("IKE SA rekeyed (by the gateway)"));
+	// The gateway started it, so it deletes the old generation, on that one.
+	ask(gw.req_delete_old_ike());
+	ASSERT_EQ(gw.responses.size(), 2u);
+	EXPECT_TRUE(gw.responses[1].pls.empty());
 	EXPECT_EQ(ike_sa_state(sa), IKE_STATE_ESTABLISHED);
 	EXPECT_EQ(closed_calls, 0);
-	// The IKE SA still works.
+	EXPECT_TRUE(downs.empty()) << "the Child SA moves over unchanged";
+	// The new generation carries the gateway's requests ...
 	ask(gw.req_liveness());
-	EXPECT_EQ(gw.responses.size(), 2u);
+	EXPECT_EQ(gw.responses.size(), 3u);
+	// ... and a Child SA rekey takes its keys from the new SK_d.
+	const RChild old = gw.children[0];
+	ask(gw.req_rekey_child(old));
+	ASSERT_EQ(gw.children.size(), 2u);
+	EXPECT_EQ(gw.children[1].gen, 1u);
+	ASSERT_EQ(ups.size(), 2u);
+	expect_keys(ups[1], gw.children[1]);
+}
+
+TEST_F(Established, GatewayRekeysTheIkeSaWithAnotherProposal)
+{
+	set_ike("aes256gcm16-prfsha256-x25519,aes128-sha256-ecp256");
+	up();
+	// A gateway that moves to our second proposal on rekey.
+	ike_proposal second = cfg.ike[1];
+	ask(gw.req_rekey_ike(&second));
+	ASSERT_EQ(gw.gen().num, 1u);
+	EXPECT_EQ(gw.gen().prop.x[IKE_XFORM_DH][0].id, IKE_DH_ECP256);
+	EXPECT_TRUE(logged("aes128-sha256-prfsha256-ecp256") || logged("ecp256"));
+	ask(gw.req_delete_old_ike());
+	ask(gw.req_liveness());
+	EXPECT_EQ(gw.responses.size(), 3u);
+	EXPECT_EQ(closed_calls, 0);
+}
+
+// ---- IKE SA rekeying started by the engine ----------------------------------------------------
+
+TEST_F(Established, EngineRekeysTheIkeSa)
+{
+	cfg.rekey_ike_s = 1;
+	up();
+	const uint64_t spi_i0 = gw.gen().spi_i;
+	uint64_t t0 = established_at;
+	// We rekey, then delete the old generation ourselves.
+	ASSERT_TRUE(run_until([&] { return gw.gen().num == 1 && gw.old_ike_deleted == 1; }, 3000))
+		<< reason;
+	auto cc = sent_of(IKE_EXCH_CREATE_CHILD_SA);
+	ASSERT_GE(cc.size(), 1u);
+	EXPECT_GE(cc[0].t - t0, 1000u) << "after rekey_ike_s";
+	EXPECT_FALSE(gw.gen().gw_initiator);
+	EXPECT_NE(gw.gen().spi_i, spi_i0);
+	EXPECT_TRUE(logged("IKE SA rekeyed (by us)"));
+	EXPECT_EQ(ike_sa_state(sa), IKE_STATE_ESTABLISHED);
+	EXPECT_EQ(closed_calls, 0);
+	EXPECT_TRUE(downs.empty());
+	ask(gw.req_liveness());
+	EXPECT_FALSE(gw.responses.empty());
+}
+
+TEST_F(Established, EngineIkeRekeyThenChildRekeyUsesTheNewKeys)
+{
+	cfg.rekey_ike_s = 1;
+	cfg.rekey_child_s = 2;
+	up();
+	ASSERT_TRUE(run_until([&] { return ups.size() == 2 && downs.size() == 1; }, 4000)) << reason;
+	ASSERT_GE(gw.gen().num, 1u);
+	ASSERT_EQ(gw.children.size(), 2u);
+	EXPECT_GE(gw.children[1].gen, 1u);
+	expect_keys(ups[1], gw.children[1]);
+	EXPECT_EQ(closed_calls, 0);
+}
+
+TEST_F(Established, RefusedIkeRekeyKeepsTheOldSa)
+{
+	cfg.rekey_ike_s = 1;
+	gw.refuse_ike_rekey = 1;
+	up();
+	ASSERT_TRUE(run_until([&] { return logged("IKE SA rekey failed"); }, 3000)) << reason;
+	EXPECT_TRUE(logged("TEMPORARY_FAILURE"));
+	EXPECT_EQ(gw.gen().num, 0u);
+	EXPECT_EQ(ike_sa_state(sa), IKE_STATE_ESTABLISHED);
+	EXPECT_EQ(closed_calls, 0);
+	// The old generation still carries the gateway's requests.
+	ask(gw.req_liveness());
+	EXPECT_FALSE(gw.responses.empty());
 }
 
 } // namespace
