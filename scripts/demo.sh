@@ -43,7 +43,8 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 say "Starting the lab: a strongSwan gateway at 192.0.2.10 behind two NATs, a LAN 172.16.10.0/24 behind it"
-"$LAB" up "$P" | tail -n 1
+"$LAB" sweep 2>/dev/null # leftovers of an earlier run that was killed
+LAB_OWNER_PID=$$ "$LAB" up "$P" | tail -n 1
 # shellcheck disable=SC1090
 source "$("$LAB" env "$P")"
 echo "client host: namespace $LAB_NS_CLI (Wi-Fi $LAB_CLI_WIFI_ADDR behind a home NAT, LTE $LAB_CLI_LTE_ADDR behind a carrier NAT)"

@@ -20,6 +20,9 @@ cmake -S . -B build -DVPN_WERROR=ON
 cmake --build build -j "$(nproc)"
 
 echo "== unit and interoperability tests"
+# Lab instances left by an earlier run that was killed (SIGKILL, power loss)
+# before its traps ran; instances of runs still going are kept.
+tests/interop/lab/lab.sh sweep
 ctest --test-dir build --output-on-failure -j "$jobs" -L 'unit|interop'
 
 if [ "${VPN_SKIP_FUZZ:-0}" != 1 ]; then

@@ -1,7 +1,8 @@
 #!/bin/bash
 # Two lab instances side by side: built at the same time, each with its own
 # gateway and reference client connected at the same time, isolated from
-# each other, and a stale instance replaced by `up`. The host's root network
+# each other, a stale instance replaced by `up`, and `sweep` removing an
+# orphaned instance while keeping live ones. The host's root network
 # namespace (addresses, links, routes, rules, nftables) is the same after the
 # test as before it, and so is the host's /etc/resolv.conf.
 #
@@ -65,6 +66,23 @@ lab_blackhole "$A" wifi on
 t_check "$A: Wi-Fi black hole cuts $A's tunnel" t_no_reply "$A" cli "$LAB_LAN_ADDR"
 t_check "$B: tunnel unaffected by $A's black hole" t_ping "$B" cli "$LAB_LAN_ADDR" 3
 lab_blackhole "$A" wifi off
+
+# `sweep` (run before a test suite) keeps instances whose owner runs and
+# removes one whose owner is gone, as after a run killed with SIGKILL.
+C=$BASE-c
+t_use "$C"
+sleep 600 & owner=$!
+LAB_OWNER_PID=$owner lab_up "$C"
+"$_LAB_SELF" sweep
+t_check "sweep keeps $C while its owner runs" test -e "/run/netns/$C-gw"
+kill "$owner"; wait "$owner" 2>/dev/null || true
+"$_LAB_SELF" sweep
+t_check "sweep removed orphaned $C" test ! -e "/run/netns/$C-gw"
+t_check "sweep removed $C's directory" test ! -e "${LAB_TMPDIR:-/tmp}/vpnlab.$C"
+t_check "sweep kept $A" test -e "/run/netns/$A-gw"
+t_check "sweep kept $B" test -e "/run/netns/$B-gw"
+lab_load_env "$A"
+t_check "$A still carries its tunnel" t_ping "$A" cli "$LAB_LAN_ADDR" 3
 
 # Both down at once; the EXIT trap proves nothing is left, here we check the
 # root namespace.

@@ -19,7 +19,8 @@ _LAB_SELF="$(readlink -f -- "${BASH_SOURCE[0]}")"
 # Library mode: thin wrappers around the command.
 # ---------------------------------------------------------------------------
 if [[ "${BASH_SOURCE[0]}" != "$0" ]]; then
-	lab_up()             { "$_LAB_SELF" up "$@"; }
+	# The owner is this script ($$ stays the script in a subshell), for `sweep`.
+	lab_up()             { LAB_OWNER_PID=${LAB_OWNER_PID:-$$} "$_LAB_SELF" up "$@"; }
 	lab_down()           { "$_LAB_SELF" down "$@"; }
 	lab_status()         { "$_LAB_SELF" status "$@"; }
 	lab_env_file()       { "$_LAB_SELF" env "$@"; }
@@ -107,6 +108,9 @@ usage() {
 usage: lab.sh COMMAND PREFIX [ARGS]
   up PREFIX                          build the lab (removes a stale instance first)
   down PREFIX                        kill every process in the lab, delete namespaces and files
+  sweep                              take down every instance whose owner (the process that
+                                     ran `up`, or LAB_OWNER_PID) is gone: leftovers of a run
+                                     that was killed before its traps could run
   status PREFIX                      namespaces, daemons, switches, gateway SAs
   env PREFIX                         print the path of the instance's lab.env
   exec PREFIX HOST CMD...            run CMD in HOST (cli home carrier inet gw lan)
@@ -910,6 +914,49 @@ up_failed() {
 	fi
 }
 
+# The owner of an instance: the process that ran `up` (a test script), by
+# PID and start time so a reused PID does not count as alive.
+proc_start() { awk '{print $22}' "/proc/$1/stat" 2>/dev/null; }
+write_owner() {
+	local pid=${LAB_OWNER_PID:-$PPID}
+	echo "$pid $(proc_start "$pid")" >"$DIR/owner"
+}
+owner_alive() {
+	local pid start
+	[[ -r "$DIR/owner" ]] || return 1
+	read -r pid start <"$DIR/owner" || return 1
+	[[ -n "$start" && "$(proc_start "$pid")" == "$start" ]]
+}
+
+# sweep: every instance on this machine (by its directory or by any of its
+# namespaces) whose owner is gone goes down. An instance being built by a
+# live test always has its owner file (written before any namespace).
+cmd_sweep() {
+	local prefixes=() p f h seen=" "
+	for f in "$LAB_TMPDIR"/vpnlab.*; do
+		[[ -d "$f" ]] && prefixes+=("${f##*/vpnlab.}")
+	done
+	for f in /run/netns/*; do
+		[[ -e "$f" ]] || continue
+		for h in $LAB_HOSTS; do
+			[[ "${f##*/}" == *-"$h" ]] && prefixes+=("$(basename "$f" "-$h")")
+		done
+	done
+	for p in "${prefixes[@]}"; do
+		[[ "$seen" == *" $p "* ]] && continue
+		seen+="$p "
+		[[ "$p" =~ ^[a-z0-9][a-z0-9-]{0,23}$ ]] || continue
+		set_instance "$p"
+		exists || continue
+		if owner_alive; then
+			note "keeping $P (its owner runs)"
+		else
+			note "sweeping $P (its owner is gone)"
+			cmd_down || true
+		fi
+	done
+}
+
 cmd_up() {
 	local t0
 	t0=$(now_ms)
@@ -922,6 +969,7 @@ cmd_up() {
 	# From here on any failure takes the half-built instance down again.
 	trap up_failed EXIT
 	mkdir -m 0700 "$DIR"
+	write_owner
 	mkdir -m 0700 "$DIR/gw" "$DIR/ref" "$DIR/lan"
 	PSK=$(randhex 16)
 	EAP_PASSWORD=$(randhex 12)
@@ -1043,6 +1091,11 @@ cmd_ref_disconnect() {
 }
 
 main() {
+	if [[ "${1:-}" == sweep ]]; then
+		need_root
+		cmd_sweep
+		return
+	fi
 	[[ $# -ge 2 ]] || usage
 	local cmd=$1
 	set_instance "$2"
