@@ -4,11 +4,7 @@
 set -euo pipefail
 HERE=$(dirname "$(readlink -f "$0")")
 source "$HERE/lab/testlib.sh"
-t_timebox "${LAB_TEST_TIMEOUT:-240}" "$@"
-P=${1:?usage: $0 PREFIX}
-t_use "$P"
-lab_up "$P"
-lab_load_env "$P"
+t_lab 240 "$@"
 source "$HERE/lab/vpnc.sh"
 source "$HERE/lab/client_basic.sh"
 vc_basic_test eap

@@ -41,6 +41,19 @@ t_timebox() {
 	trap 't_log "hangup"; exit 129' HUP
 }
 
+# t_lab SECONDS ARGS...: how most tests start. Bounded to SECONDS
+# (LAB_TEST_TIMEOUT overrides), instance P named by the first argument,
+# owned by this test, up, and its facts (LAB_*) loaded.
+t_lab() {
+	local secs=$1
+	shift
+	t_timebox "${LAB_TEST_TIMEOUT:-$secs}" "$@"
+	P=${1:?usage: $0 PREFIX}
+	t_use "$P"
+	lab_up "$P"
+	lab_load_env "$P"
+}
+
 # t_use PREFIX: this test owns instance PREFIX; it is taken down at exit.
 t_use() { _T_PREFIXES+=("$1"); }
 
