@@ -258,6 +258,17 @@ static void ike_closed(void *arg, enum ike_fail why, const char *reason)
 		finish(s, SESS_FAILED, why, reason);
 }
 
+/* Remember the group the gateway wants, so a reconnect does not pay for
+ * another INVALID_KE_PAYLOAD round trip (RFC 7296 1.2). */
+static void ike_ke_group(void *arg, uint16_t group)
+{
+	struct sess *s = arg;
+
+	s->cfg.ike.ke_group = group;
+	if (s->ops->ke_group)
+		s->ops->ke_group(s->arg, group);
+}
+
 static const struct ike_sa_ops ike_ops = {
 	.send = ike_send,
 	.progress = ike_progress,
@@ -265,6 +276,7 @@ static const struct ike_sa_ops ike_ops = {
 	.child_up = ike_child_up,
 	.child_down = ike_child_down,
 	.closed = ike_closed,
+	.ke_group = ike_ke_group,
 };
 
 /* ---- the path's callbacks ----------------------------------------------------------- */

@@ -116,6 +116,10 @@ struct sess_ops {
 	 * new state is FAILED, RECONNECTING or DOWN. */
 	void (*state)(void *arg, enum sess_state state, enum ike_fail why,
 		      const char *reason);
+	/* The gateway asked for key exchange group `group` (INVALID_KE_PAYLOAD):
+	 * the session's own retries use it; the owner may keep it for the
+	 * next session of this profile (cfg.ike.ke_group). Optional. */
+	void (*ke_group)(void *arg, uint16_t group);
 };
 
 struct sess;

@@ -31,6 +31,7 @@ struct conn {
 	struct ctl_call *up_call;
 	struct ctl_call *down_calls[MAX_DOWN_WAITERS];
 	unsigned n_down;
+	uint16_t ke_group; /* the gateway's INVALID_KE_PAYLOAD choice, kept across ups */
 };
 
 struct vpnd {
@@ -286,9 +287,19 @@ static void on_sess_state(void *arg, enum sess_state state, enum ike_fail why,
 	shutdown_check(c->d);
 }
 
+static void on_sess_ke_group(void *arg, uint16_t group)
+{
+	struct conn *c = arg;
+
+	c->ke_group = group;
+	vlog_info(VPND_LOG, "%s: the next connect starts with key exchange group %u", c->name,
+		  group);
+}
+
 static const struct sess_ops sess_ops = {
 	.progress = on_sess_progress,
 	.state = on_sess_state,
+	.ke_group = on_sess_ke_group,
 };
 
 static bool sess_busy(const struct conn *c)
@@ -386,6 +397,8 @@ static void conn_up(struct vpnd *d, const char *name, struct ctl_call *call)
 		up_fail(call, name, CTL_ERR_BAD_PROFILE, "%s", err);
 		return;
 	}
+	/* Only used if the profile still offers it (ike/sa_init.c). */
+	cfg->ike.ke_group = c->ke_group;
 	cfg->table = 30320 + c->idx;
 	cfg->fwmark = 0x76700000u | c->idx;
 	cfg->rule_priority = 30400 + 2 * c->idx;

@@ -88,7 +88,8 @@ CLIENT_ID=client@example.org
 EAP_USER=eapuser
 # IKE and ESP proposals the gateway accepts. Every DH group the client may
 # use is listed by name, so a client can negotiate each one.
-IKE_GROUPS=curve25519-ecp256-ecp384-modp3072-modp2048
+# LAB_GW_IKE_GROUPS narrows them (for INVALID_KE_PAYLOAD tests).
+IKE_GROUPS=${LAB_GW_IKE_GROUPS:-curve25519-ecp256-ecp384-modp3072-modp2048}
 IKE_PROPOSALS="aes256gcm16-aes128gcm16-chacha20poly1305-prfsha256-prfsha384-prfsha512-$IKE_GROUPS, aes256-aes128-sha256-sha384-sha512-$IKE_GROUPS"
 # Without groups for the first Child SA and rekeys without PFS, with groups
 # for rekeys with PFS. No extended sequence numbers: kernel-libipsec has
