@@ -9,17 +9,9 @@ HERE=$(dirname "$(readlink -f "$0")")
 source "$HERE/lab/testlib.sh"
 t_lab 240 "$@"
 source "$HERE/lab/vpnc.sh"
+source "$HERE/lab/client_basic.sh"
 
-vc_profile crashy <<EOF
-[connection]
-gateway = $LAB_GW_ADDR
-remote_id = $LAB_GW_ID
-local_id = $LAB_PSK_FULL_ID
-auth = psk
-psk = $LAB_PSK
-full_tunnel = yes
-killswitch = yes
-EOF
+{ vc_basic_profile psk-full; echo "killswitch = yes"; } | vc_profile crashy
 
 leftovers() { # prints what a tunnel of ours left in the client namespace
 	lab_exec "$P" cli ip rule show | grep -E "^(30399|30400):" || true

@@ -11,20 +11,15 @@ HERE=$(dirname "$(readlink -f "$0")")
 source "$HERE/lab/testlib.sh"
 t_lab 240 "$@"
 source "$HERE/lab/vpnc.sh"
+source "$HERE/lab/client_basic.sh"
 
 full_profile() { # NAME KILLSWITCH ALLOW_LAN
-	vc_profile "$1" <<EOF
-[connection]
-gateway = $LAB_GW_ADDR
-remote_id = $LAB_GW_ID
-local_id = $LAB_PSK_FULL_ID
-auth = psk
-psk = $LAB_PSK
-full_tunnel = yes
+	{ vc_basic_profile psk-full; cat <<EOF
 killswitch = $2
 allow_lan = $3
 dpd = 5s
 EOF
+	} | vc_profile "$1"
 }
 
 wait_state() {

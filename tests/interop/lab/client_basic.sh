@@ -4,7 +4,8 @@
 # short iperf3 through the tunnel, DNS from the gateway, disconnect, and
 # prove nothing is left behind.
 
-# vc_basic_profile AUTH: the profile text for AUTH (psk, pubkey, eap).
+# vc_basic_profile AUTH: the profile text for AUTH (psk, pubkey, eap), or
+# psk-full: PSK with a full tunnel (the gateway's psk-full connection).
 vc_basic_profile() {
 	case $1 in
 	psk) cat <<EOF
@@ -14,6 +15,16 @@ remote_id = $LAB_GW_ID
 local_id = $LAB_PSK_ID
 auth = psk
 psk = $LAB_PSK
+EOF
+	;;
+	psk-full) cat <<EOF
+[connection]
+gateway = $LAB_GW_ADDR
+remote_id = $LAB_GW_ID
+local_id = $LAB_PSK_FULL_ID
+auth = psk
+psk = $LAB_PSK
+full_tunnel = yes
 EOF
 	;;
 	pubkey) cat <<EOF
