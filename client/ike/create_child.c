@@ -29,6 +29,26 @@ static uint16_t pfs_group(const struct ike_sa *sa)
 	return p->n[IKE_XFORM_DH] ? p->x[IKE_XFORM_DH][0].id : 0;
 }
 
+/* Nonces compare as octet strings; a prefix is the lower (RFC 7296 2.8.1
+ * only says "lowest"; this is how strongSwan and libreswan read it). */
+static int nonce_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
+{
+	int r = memcmp(a, b, alen < blen ? alen : blen);
+
+	if (r)
+		return r;
+	return alen < blen ? -1 : alen > blen;
+}
+
+static void lower_nonce(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen,
+			const uint8_t **out, size_t *out_len)
+{
+	bool first = nonce_cmp(a, alen, b, blen) <= 0;
+
+	*out = first ? a : b;
+	*out_len = first ? alen : blen;
+}
+
 /* ---- we rekey a Child SA ------------------------------------------------------ */
 
 static int build_rekey_child(struct ike_sa *sa, struct ike_builder *b)
@@ -84,6 +104,30 @@ int ike_rekey_child_send(struct ike_sa *sa)
 	return 0;
 }
 
+/* Both sides rekeyed `old` at once (RFC 7296 2.8.1). The new SA whose
+ * exchange holds the lowest of the four nonces is redundant; the side that
+ * started that exchange deletes it, the other side deletes the old one. */
+static void resolve_collision(struct ike_sa *sa, struct ike_child *old, const uint8_t *nr,
+			      size_t nr_len)
+{
+	const uint8_t *ours;
+	size_t ours_len;
+	bool ours_redundant;
+
+	lower_nonce(sa->rekey.ni, sizeof(sa->rekey.ni), nr, nr_len, &ours, &ours_len);
+	ours_redundant = nonce_cmp(ours, ours_len, old->coll_nonce, old->coll_nonce_len) < 0;
+	vlog_notice(IKE_LOG,
+		    "Child SA rekey collision on %08x_i: %08x_i (ours) and %08x_i (the "
+		    "gateway's); %s",
+		    old->spi_in, sa->rekey.new_spi_in, old->coll_spi_in,
+		    ours_redundant ? "ours has the lowest nonce: we delete it"
+				   : "the gateway's has the lowest nonce: it deletes that one, "
+				     "we delete the old SA");
+	old->state = IKE_CHILD_REKEYED;
+	sa->del_child_spi_in = ours_redundant ? sa->rekey.new_spi_in : old->spi_in;
+	ike_schedule(sa, IKE_TASK_DELETE_CHILD);
+}
+
 static void rekey_child_done(struct ike_sa *sa, const struct ike_chain *c)
 {
 	struct ike_child *old = ike_child_by_spi_in(sa, sa->rekey.old_spi_in);
@@ -122,7 +166,9 @@ static void rekey_child_done(struct ike_sa *sa, const struct ike_chain *c)
 	sa->rekey.dh = NULL;
 	if (err)
 		return;
-	if (old) {
+	if (old && old->coll_spi_in) {
+		resolve_collision(sa, old, nr.data, nr.len);
+	} else if (old) {
 		old->state = IKE_CHILD_REKEYED;
 		sa->del_child_spi_in = old->spi_in;
 		ike_schedule(sa, IKE_TASK_DELETE_CHILD);
@@ -324,6 +370,12 @@ void ike_create_child_recv_request(struct ike_sa *sa, const struct ike_header *h
 			answer_error(sa, h, IKE_N_CHILD_SA_NOT_FOUND);
 			return;
 		}
+		/* Already replaced and being deleted (our rekey won the race):
+		 * RFC 7296 2.25 asks for TEMPORARY_FAILURE. */
+		if (old->state == IKE_CHILD_REKEYED) {
+			answer_error(sa, h, IKE_N_TEMPORARY_FAILURE);
+			return;
+		}
 	}
 	p = ike_chain_find(c, IKE_PT_NONCE);
 	if (!p || ike_parse_nonce(p, &ni) || !ike_chain_find(c, IKE_PT_TSI) ||
@@ -375,6 +427,18 @@ void ike_create_child_recv_request(struct ike_sa *sa, const struct ike_header *h
 
 	if (old) {
 		old_in = old->spi_in;
+		if (old->state == IKE_CHILD_REKEYING && sa->task == IKE_TASK_REKEY_CHILD &&
+		    sa->rekey.old_spi_in == old->spi_in) {
+			const uint8_t *low;
+			size_t low_len;
+
+			/* Our rekey of the same SA is out: keep what decides
+			 * the collision once our answer comes. */
+			lower_nonce(ni.data, ni.len, rr.nr, sizeof(rr.nr), &low, &low_len);
+			old->coll_spi_in = spi_in;
+			old->coll_nonce_len = (uint16_t)low_len;
+			memcpy(old->coll_nonce, low, low_len);
+		}
 		old->state = IKE_CHILD_REKEYED;
 	}
 	/* Keys first, so the new inbound SA exists when the gateway uses it. */

@@ -63,6 +63,12 @@ struct ike_child {
 	struct ike_proposal prop;       /* chosen proposal (ESP) */
 	size_t n_tsi, n_tsr;
 	struct ike_ts tsi[IKE_MAX_TS], tsr[IKE_MAX_TS];
+	/* Rekey collision (RFC 7296 2.8.1): the gateway rekeyed this SA while
+	 * our rekey of it was under way. The SA its rekey made, and the lower
+	 * nonce of its exchange, decide which of the two new SAs goes. */
+	uint32_t coll_spi_in;
+	uint16_t coll_nonce_len;
+	uint8_t coll_nonce[IKE_NONCE_MAX_LEN];
 };
 
 /* EAP-MSCHAPv2 (RFC 2759 inside RFC 3748, in IKE_AUTH). */

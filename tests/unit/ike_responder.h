@@ -584,6 +584,9 @@ public:
 	// The engine's IDr (send_idr) must name `id`, as on a gateway that picks
 	// one of several identities by it; otherwise AUTHENTICATION_FAILED.
 	bool idr_selects = false;
+	// Nonces of the gateway's CREATE_CHILD_SA for Child SAs: as initiator
+	// and as responder (empty: random), to decide rekey collisions.
+	Bytes child_ni, child_nr;
 	// Refuse this many of the engine's IKE SA rekeys with this notify.
 	unsigned refuse_ike_rekey = 0;
 	uint16_t refuse_ike_rekey_with = IKE_N_TEMPORARY_FAILURE;
@@ -765,7 +768,7 @@ public:
 		own_new_spi |= 0x1000;
 		put_be32(p.spi, own_new_spi);
 		p.n[IKE_XFORM_DH] = 0;
-		own_ni = random_bytes(32);
+		own_ni = child_ni.empty() ? random_bytes(32) : child_ni;
 		crypto_dh_free(own_dh);
 		own_dh = nullptr;
 		own_group = pfs_group;
@@ -1690,7 +1693,7 @@ private:
 		nc.ts_client = old_c->ts_client;
 		nc.ts_gw = old_c->ts_gw;
 		nc.replaces_gw = old_c->spi_gw;
-		Bytes rn = random_bytes(32), gir;
+		Bytes rn = child_nr.empty() ? random_bytes(32) : child_nr, gir;
 		Pls p = {pl_sa(&c, 1), pl_nonce(rn)};
 		if (group) {
 			crypto_dh *dh = nullptr;

@@ -442,6 +442,114 @@ TEST_F(EngineRekey, AnswerWithoutOurPfsGroup)
 	EXPECT_TRUE(closed_with(IKE_FAIL_PROTOCOL, "PFS group"));
 }
 
+// ---- both sides rekey the same Child SA at once (RFC 7296 2.8.1) ---------------------------------
+
+class RekeyCollision : public EngineRekey {
+protected:
+	RChild x; // the Child SA both sides rekey
+
+	// Our rekey of the Child SA is out when the gateway's rekey of it
+	// arrives; the gateway answers ours, then takes our answer to its own.
+	void collide()
+	{
+		cfg.rekey_child_s = 1;
+		up();
+		x = gw.children[0];
+		auto_reply = false;
+		ASSERT_TRUE(run_until([&] { return !sent_of(IKE_EXCH_CREATE_CHILD_SA).empty(); }, 3000));
+		ASSERT_EQ(outbox.size(), 1u);
+		deliver(gw.req_rekey_child(x));
+		ASSERT_EQ(outbox.size(), 2u) << "the engine answers the gateway's rekey";
+		Sent ours = outbox.front();
+		outbox.pop_front();
+		deliver(gw.handle(ours.d));
+		Sent answer = outbox.front();
+		outbox.pop_front();
+		EXPECT_TRUE(gw.handle(answer.d).empty());
+		auto_reply = true;
+		// Both new SAs came up, each replacing the old one.
+		ASSERT_EQ(ups.size(), 3u);
+		ASSERT_EQ(gw.children.size(), 3u); // old, ours (answered by the gateway), the gateway's
+		EXPECT_EQ(ups[1].info.replaces_spi_in, x.spi_client);
+		EXPECT_EQ(ups[2].info.replaces_spi_in, x.spi_client);
+		expect_keys(ups[1], gw.children[2]); // the gateway's rekey
+		expect_keys(ups[2], gw.children[1]); // ours
+		EXPECT_TRUE(logged("rekey collision"));
+	}
+	bool deleted(uint32_t spi_in) const
+	{
+		for (auto &d : downs)
+			if (d.first == spi_in)
+				return true;
+		return false;
+	}
+};
+
+TEST_F(RekeyCollision, OursHasTheLowestNonceSoWeDeleteIt)
+{
+	gw.child_nr = Bytes(32, 0x00); // in our exchange: the lowest nonce
+	gw.child_ni = Bytes(32, 0xff);
+	collide();
+	const RChild ours = gw.children[1], theirs = gw.children[2];
+	ASSERT_TRUE(run_until([&] { return deleted(ours.spi_client); }, 1000));
+	EXPECT_FALSE(gw.children[1].alive) << "our redundant SA is gone on the gateway too";
+	EXPECT_FALSE(deleted(x.spi_client)) << "the old SA is the gateway's to delete";
+	EXPECT_TRUE(logged("ours has the lowest nonce"));
+	// The gateway, whose SA survives, deletes the old one.
+	ask(gw.req_delete_child(x));
+	EXPECT_TRUE(deleted(x.spi_client));
+	EXPECT_FALSE(deleted(theirs.spi_client));
+	EXPECT_TRUE(gw.children[2].alive);
+	EXPECT_EQ(downs.size(), 2u);
+	EXPECT_EQ(ike_sa_state(sa), IKE_STATE_ESTABLISHED);
+	EXPECT_EQ(closed_calls, 0);
+}
+
+TEST_F(RekeyCollision, TheGatewaysHasTheLowestNonceSoWeDeleteTheOldSa)
+{
+	gw.child_ni = Bytes(32, 0x00); // in the gateway's exchange: the lowest nonce
+	gw.child_nr = Bytes(32, 0xff);
+	collide();
+	const RChild ours = gw.children[1], theirs = gw.children[2];
+	ASSERT_TRUE(run_until([&] { return deleted(x.spi_client); }, 1000));
+	EXPECT_FALSE(gw.children[0].alive);
+	EXPECT_FALSE(deleted(ours.spi_client));
+	EXPECT_TRUE(logged("the gateway's has the lowest nonce"));
+	// The gateway deletes its redundant SA; ours stays.
+	ask(gw.req_delete_child(theirs));
+	EXPECT_TRUE(deleted(theirs.spi_client));
+	EXPECT_FALSE(deleted(ours.spi_client));
+	EXPECT_TRUE(gw.children[1].alive);
+	EXPECT_EQ(downs.size(), 2u);
+	EXPECT_EQ(ike_sa_state(sa), IKE_STATE_ESTABLISHED);
+	EXPECT_EQ(closed_calls, 0);
+}
+
+TEST_F(RekeyCollision, GatewayRekeysAnSaWeAreDeleting)
+{
+	cfg.rekey_child_s = 1;
+	up();
+	x = gw.children[0];
+	auto_reply = false;
+	ASSERT_TRUE(run_until([&] { return !sent_of(IKE_EXCH_CREATE_CHILD_SA).empty(); }, 3000));
+	// Our rekey is answered; our Delete of the old SA is on its way when
+	// the gateway's rekey of that old SA arrives.
+	Sent ours = outbox.front();
+	outbox.pop_front();
+	deliver(gw.handle(ours.d));
+	ASSERT_EQ(outbox.size(), 1u) << "our Delete of the old SA";
+	deliver(gw.req_rekey_child(x));
+	ASSERT_EQ(outbox.size(), 2u);
+	auto_reply = true;
+	ASSERT_TRUE(run_until([&] { return gw.responses.size() >= 1 && downs.size() == 1; }, 1000));
+	const Msg &r = gw.responses.back();
+	ASSERT_EQ(r.pls.size(), 1u);
+	EXPECT_EQ(notify_type(r.pls[0]), IKE_N_TEMPORARY_FAILURE);
+	EXPECT_EQ(ups.size(), 2u) << "no third SA";
+	EXPECT_EQ(downs[0].first, x.spi_client);
+	EXPECT_EQ(closed_calls, 0);
+}
+
 // ---- Child SA rekeying started by the gateway ----------------------------------------------------
 
 TEST_F(Established, GatewayRekeysTheChildSa)
