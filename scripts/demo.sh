@@ -82,13 +82,13 @@ ip netns exec "$LAB_NS_CLI" ping -c 1 -W 1 "$LAB_LAN_ADDR" >/dev/null 2>&1 &&
 say "vpnctl up office"
 run vpnctl up office
 
-say "vpnctl status"
-run vpnctl status office
-
 say "Through the tunnel: ping the LAN host and ask the gateway's DNS server"
 run ip netns exec "$LAB_NS_CLI" ping -c 3 -i 0.3 "$LAB_LAN_ADDR"
 echo "resolv.conf in the client namespace now says: $(grep nameserver "$LAB_CLI_RESOLV_CONF" | tr '\n' ' ')"
 run ip netns exec "$LAB_NS_CLI" getent hosts "$LAB_DNS_NAME" || true
+
+say "vpnctl status (the traffic counters include the pings and the DNS query)"
+run vpnctl status office
 
 say "vpnctl down office"
 run vpnctl down office
