@@ -26,58 +26,13 @@
 #include "platform/plat.h"
 #include "platform/state.h"
 
+#include "netns_test.h"
+
 namespace {
 
-class NetnsEnv : public ::testing::Environment {
-public:
-	void SetUp() override
-	{
-		ASSERT_EQ(geteuid(), 0u) << "these tests need root (network namespaces)";
-		ASSERT_EQ(unshare(CLONE_NEWNET | CLONE_NEWNS), 0) << strerror(errno);
-		ASSERT_EQ(mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr), 0)
-			<< strerror(errno);
-		ASSERT_EQ(mount("tmpfs", "/tmp", "tmpfs", 0, "size=16m,mode=1777"), 0)
-			<< strerror(errno);
-		// sysfs shows the namespace that mounted it: ours from now on.
-		ASSERT_EQ(mount("sysfs", "/sys", "sysfs", 0, nullptr), 0) << strerror(errno);
-		ASSERT_EQ(system("ip link set lo up"), 0);
-	}
-};
+using namespace netnstest;
 
-const auto *const netns_env = ::testing::AddGlobalTestEnvironment(new NetnsEnv);
-
-int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-int sh(const char *fmt, ...)
-{
-	char cmd[1024];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	int st = system(cmd);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-std::string out(const std::string &cmd)
-{
-	std::string s;
-	char buf[512];
-	FILE *f = popen(cmd.c_str(), "r");
-
-	if (!f)
-		return s;
-	size_t n;
-	while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
-		s.append(buf, n);
-	pclose(f);
-	return s;
-}
-
-bool contains(const std::string &hay, const std::string &needle)
-{
-	return hay.find(needle) != std::string::npos;
-}
+const auto *const netns_env = ::testing::AddGlobalTestEnvironment(new NetnsEnv(true));
 
 plat_ip ip(const char *s)
 {

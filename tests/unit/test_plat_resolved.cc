@@ -36,7 +36,11 @@
 #include "platform/resolved.h"
 #include "platform/state.h"
 
+#include "netns_test.h"
+
 namespace {
+
+using netnstest::sh;
 
 const char *const kBusDir = "/tmp/desk-bus";
 const char *const kBusSocket = "/tmp/desk-bus/system_bus_socket";
@@ -91,13 +95,9 @@ class BusEnv : public ::testing::Environment {
 public:
 	void SetUp() override
 	{
-		ASSERT_EQ(geteuid(), 0u) << "these tests need root (network namespaces)";
-		ASSERT_EQ(unshare(CLONE_NEWNET | CLONE_NEWNS), 0) << strerror(errno);
-		ASSERT_EQ(mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr), 0)
-			<< strerror(errno);
-		ASSERT_EQ(mount("tmpfs", "/tmp", "tmpfs", 0, "size=16m,mode=1777"), 0)
-			<< strerror(errno);
-		ASSERT_EQ(system("ip link set lo up"), 0);
+		netnstest::enter_private_netns(false);
+		if (::testing::Test::HasFatalFailure())
+			return;
 		ASSERT_EQ(mkdir(kBusDir, 0755), 0);
 		setenv("DBUS_SYSTEM_BUS_ADDRESS", (std::string("unix:path=") + kBusSocket).c_str(), 1);
 		start_bus();
@@ -106,19 +106,6 @@ public:
 };
 
 const auto *const bus_env = ::testing::AddGlobalTestEnvironment(new BusEnv);
-
-int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-int sh(const char *fmt, ...)
-{
-	char cmd[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	int st = system(cmd);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
 
 // --- The scripted resolved ---------------------------------------------------------
 

@@ -37,43 +37,13 @@
 #define TUN_F_USO4 0x20
 #endif
 
+#include "netns_test.h"
+
 namespace {
 
-class NetnsEnv : public ::testing::Environment {
-public:
-	void SetUp() override
-	{
-		ASSERT_EQ(geteuid(), 0u) << "these tests need root (network namespaces, TUN)";
-		ASSERT_EQ(unshare(CLONE_NEWNET | CLONE_NEWNS), 0) << strerror(errno);
-		ASSERT_EQ(mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr), 0)
-			<< strerror(errno);
-		ASSERT_EQ(mount("tmpfs", "/tmp", "tmpfs", 0, "size=16m,mode=1777"), 0)
-			<< strerror(errno);
-		ASSERT_EQ(system("ip link set lo up"), 0);
-	}
-};
+using namespace netnstest;
 
-const auto *const netns_env = ::testing::AddGlobalTestEnvironment(new NetnsEnv);
-
-std::string out(const std::string &cmd)
-{
-	std::string s;
-	char buf[512];
-	FILE *f = popen(cmd.c_str(), "r");
-
-	if (!f)
-		return s;
-	size_t n;
-	while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
-		s.append(buf, n);
-	pclose(f);
-	return s;
-}
-
-bool contains(const std::string &hay, const std::string &needle)
-{
-	return hay.find(needle) != std::string::npos;
-}
+const auto *const netns_env = ::testing::AddGlobalTestEnvironment(new NetnsEnv(false));
 
 // --- Packets, built and checked independently of tun/ ------------------------
 
