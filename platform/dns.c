@@ -23,9 +23,9 @@
 /* An original larger than this is not a resolv.conf we dare to replace. */
 #define RESOLV_ORIG_MAX (1u << 20)
 
-static int dns_name_ok(const char *s)
+int plat_dns_name_ok(const char *s)
 {
-	size_t n = strlen(s), label = 0, i;
+	size_t n = strnlen(s, PLAT_DNS_NAME_MAX + 1), label = 0, i;
 
 	if (n == 0 || n > PLAT_DNS_NAME_MAX)
 		return 0;
@@ -268,7 +268,7 @@ int plat_dns_apply(struct plat *p, const char *resolv_path,
 		if (dns->servers[i].family != AF_INET && dns->servers[i].family != AF_INET6)
 			return -EINVAL;
 	for (i = 0; i < dns->nsearch; i++) {
-		if (!dns_name_ok(dns->search[i])) {
+		if (!plat_dns_name_ok(dns->search[i])) {
 			vlog_err(PLAT_MOD, "dns: refusing search domain '%.*s'",
 				 PLAT_DNS_NAME_MAX, dns->search[i]);
 			return -EINVAL;

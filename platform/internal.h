@@ -53,8 +53,10 @@ int plat_write_all(int fd, const char *s, size_t len);
  * kernel's own errno when the failure was an NLMSG_ERROR. */
 int plat_nl_result(struct plat *p, int nlerr);
 void plat_nl_reset(struct plat *p);
-/* The link's current name, or -ENODEV. */
-int plat_link_name(struct plat *p, int ifindex, char name[IFNAMSIZ]);
+/* A DNS name we may hand on: labels of letters, digits, '-' and '_', at
+ * most 63 octets each, no empty label (one trailing dot is fine), at most
+ * PLAT_DNS_NAME_MAX octets in all. */
+int plat_dns_name_ok(const char *s);
 /* Records of links we depend on name the link as well as its index, so an
  * index the kernel handed to another link since is not mistaken for ours.
  * 1: that link is there; 0: it is gone; -errno: cannot tell now. */

@@ -183,7 +183,7 @@ int plat_addr_add(struct plat *p, int ifindex, const struct plat_prefix *addr,
 
 	if (addr->ip.family != AF_INET && addr->ip.family != AF_INET6)
 		return -EAFNOSUPPORT;
-	err = plat_link_name(p, ifindex, name);
+	err = plat_link_get(p, ifindex, name, NULL, NULL);
 	if (err)
 		return err;
 	plat_prefix_str(addr, a, sizeof(a));

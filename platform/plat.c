@@ -213,26 +213,10 @@ unsigned plat_pending(const struct plat *p)
 	return p->j.live;
 }
 
-int plat_link_name(struct plat *p, int ifindex, char name[IFNAMSIZ])
-{
-	struct rtnl_link *link = NULL;
-	int err;
-
-	plat_nl_reset(p);
-	err = rtnl_link_get_kernel(p->sk, ifindex, NULL, &link);
-	if (err < 0) {
-		err = plat_nl_result(p, err);
-		return err == -ENOENT ? -ENODEV : err;
-	}
-	snprintf(name, IFNAMSIZ, "%s", rtnl_link_get_name(link));
-	rtnl_link_put(link);
-	return 0;
-}
-
 int plat_link_is(struct plat *p, int ifindex, const char *ifname)
 {
 	char cur[IFNAMSIZ];
-	int err = plat_link_name(p, ifindex, cur);
+	int err = plat_link_get(p, ifindex, cur, NULL, NULL);
 
 	if (err)
 		return err == -ENODEV ? 0 : err;

@@ -220,30 +220,6 @@ static int bus_has_resolved(sd_bus *bus)
 
 /* --- Input ---------------------------------------------------------------- */
 
-static int domain_ok(const char *s)
-{
-	size_t n = strnlen(s, PLAT_DNS_NAME_MAX + 1), label = 0, i;
-
-	if (n == 0 || n > PLAT_DNS_NAME_MAX)
-		return 0;
-	for (i = 0; i < n; i++) {
-		char c = s[i];
-
-		if (c == '.') {
-			if (label == 0) /* no empty labels, and "." is ours to add */
-				return 0;
-			label = 0;
-		} else if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-			   (c >= '0' && c <= '9') || c == '-' || c == '_') {
-			if (++label > 63)
-				return 0;
-		} else {
-			return 0;
-		}
-	}
-	return 1;
-}
-
 static int dns_valid(int ifindex, const struct plat_dns *dns)
 {
 	unsigned i;
@@ -255,7 +231,7 @@ static int dns_valid(int ifindex, const struct plat_dns *dns)
 		if (dns->servers[i].family != AF_INET && dns->servers[i].family != AF_INET6)
 			return 0;
 	for (i = 0; i < dns->nsearch; i++) {
-		if (!domain_ok(dns->search[i])) {
+		if (!plat_dns_name_ok(dns->search[i])) {
 			vlog_err(PLAT_MOD, "resolved: refusing domain '%.*s'", PLAT_DNS_NAME_MAX,
 				 dns->search[i]);
 			return 0;
@@ -596,7 +572,7 @@ int plat_resolved_apply(struct plat_resolved *r, struct plat *p, int ifindex,
 			 ifindex, dns->nservers, dns->nsearch);
 		return -EINVAL;
 	}
-	err = plat_link_name(p, ifindex, ifname);
+	err = plat_link_get(p, ifindex, ifname, NULL, NULL);
 	if (err)
 		return err;
 	if (!plat_resolved_available(r)) {

@@ -111,7 +111,7 @@ int plat_route_add(struct plat *p, const struct plat_route *r, uint64_t *id)
 
 	if (!route_valid(r))
 		return -EINVAL;
-	if (r->oif && (err = plat_link_name(p, r->oif, ifname)))
+	if (r->oif && (err = plat_link_get(p, r->oif, ifname, NULL, NULL)))
 		return err;
 	rec = json_pack("{s:s,s:s,s:i,s:s,s:I,s:I}", "kind", "route", "dst",
 			plat_prefix_str(&r->dst, d, sizeof(d)), "oif", r->oif,

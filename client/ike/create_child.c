@@ -214,16 +214,6 @@ void ike_create_child_recv_response(struct ike_sa *sa, const struct ike_header *
 
 /* ---- the gateway rekeys -------------------------------------------------------- */
 
-static bool xform_in(const struct ike_proposal *p, int type, const struct ike_xform *x)
-{
-	unsigned i;
-
-	for (i = 0; i < p->n[type]; i++)
-		if (p->x[type][i].id == x->id && p->x[type][i].key_bits == x->key_bits)
-			return true;
-	return false;
-}
-
 /* Responder's choice: the first of the peer's proposals (its preference)
  * that one of ours accepts, with one transform per type from its order.
  * A DH group is taken only when the peer sent a KE of that group. */
@@ -259,7 +249,7 @@ static int select_esp(const struct ike_sa *sa, const struct ike_sa_payload *offe
 				if (!t->n[ty] && !o->n[ty])
 					continue;
 				for (m = 0; m < t->n[ty] && !found; m++) {
-					if (xform_in(o, ty, &t->x[ty][m]) ||
+					if (ike_proposal_has(o, ty, &t->x[ty][m]) ||
 					    (ty == IKE_XFORM_ESN && !o->n[ty] &&
 					     t->x[ty][m].id == IKE_ESN_NO)) {
 						ike_proposal_add(&c, (uint8_t)ty, t->x[ty][m].id,
@@ -274,7 +264,7 @@ static int select_esp(const struct ike_sa *sa, const struct ike_sa_payload *offe
 			if (ke_group) {
 				struct ike_xform g = {ke_group, 0};
 
-				if (!xform_in(t, IKE_XFORM_DH, &g) || !crypto_dh_supported(ke_group))
+				if (!ike_proposal_has(t, IKE_XFORM_DH, &g) || !crypto_dh_supported(ke_group))
 					continue;
 				ike_proposal_add(&c, IKE_XFORM_DH, ke_group, 0);
 			}

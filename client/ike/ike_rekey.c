@@ -224,16 +224,6 @@ int ike_delete_old_send(struct ike_sa *sa)
 
 /* ---- the gateway rekeys ---------------------------------------------------------------- */
 
-static bool xform_in(const struct ike_proposal *p, int type, const struct ike_xform *x)
-{
-	unsigned i;
-
-	for (i = 0; i < p->n[type]; i++)
-		if (p->x[type][i].id == x->id && p->x[type][i].key_bits == x->key_bits)
-			return true;
-	return false;
-}
-
 /* The first of the peer's IKE proposals one of ours accepts, with the KE's
  * group as DH. */
 static int select_ike(const struct ike_sa *sa, const struct ike_sa_payload *offer,
@@ -248,12 +238,12 @@ static int select_ike(const struct ike_sa *sa, const struct ike_sa_payload *offe
 		const struct ike_proposal *t = &offer->p[i];
 
 		if (t->protocol != IKE_PROTO_IKE || t->spi_len != IKE_SPI_LEN ||
-		    !xform_in(t, IKE_XFORM_DH, &g))
+		    !ike_proposal_has(t, IKE_XFORM_DH, &g))
 			continue;
 		for (j = 0; j < sa->cfg.n_ike; j++) {
 			const struct ike_proposal *o = &sa->cfg.ike[j];
 			struct ike_proposal c;
-			bool ok = xform_in(o, IKE_XFORM_DH, &g);
+			bool ok = ike_proposal_has(o, IKE_XFORM_DH, &g);
 
 			memset(&c, 0, sizeof(c));
 			c.num = t->num;
@@ -266,7 +256,7 @@ static int select_ike(const struct ike_sa *sa, const struct ike_sa_payload *offe
 				if (!t->n[ty] && !o->n[ty])
 					continue;
 				for (m = 0; m < t->n[ty] && !found; m++)
-					if (xform_in(o, ty, &t->x[ty][m])) {
+					if (ike_proposal_has(o, ty, &t->x[ty][m])) {
 						ike_proposal_add(&c, (uint8_t)ty, t->x[ty][m].id,
 								 t->x[ty][m].key_bits);
 						found = true;

@@ -159,8 +159,7 @@ static int prop_fail(struct perr *e, int err, const char *fmt, ...)
 	return err;
 }
 
-static bool has_xform(const struct ike_proposal *p, uint8_t type,
-		      const struct ike_xform *x)
+bool ike_proposal_has(const struct ike_proposal *p, int type, const struct ike_xform *x)
 {
 	for (unsigned i = 0; i < p->n[type]; i++)
 		if (p->x[type][i].id == x->id && p->x[type][i].key_bits == x->key_bits)
@@ -173,7 +172,7 @@ static int add_unique(struct ike_proposal *p, uint8_t type, uint16_t id,
 {
 	struct ike_xform x = {id, key_bits};
 
-	if (has_xform(p, type, &x))
+	if (ike_proposal_has(p, type, &x))
 		return 0;
 	return ike_proposal_add(p, type, id, key_bits);
 }
@@ -430,7 +429,7 @@ int ike_proposal_match(const struct ike_proposal *offered, size_t n,
 		if (t == IKE_XFORM_DH && o->protocol != IKE_PROTO_IKE &&
 		    chosen->x[t][0].id == IKE_DH_NONE)
 			continue;
-		if (!has_xform(o, t, &chosen->x[t][0]))
+		if (!ike_proposal_has(o, t, &chosen->x[t][0]))
 			return mismatch(chosen, "transform %u/%u (key %u) was not offered",
 					t, chosen->x[t][0].id, chosen->x[t][0].key_bits);
 	}

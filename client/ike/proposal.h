@@ -13,6 +13,7 @@
 #ifndef VPN_IKE_PROPOSAL_H
 #define VPN_IKE_PROPOSAL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -52,6 +53,8 @@ struct ike_proposal {
  * type outside 1..5. */
 int ike_proposal_add(struct ike_proposal *p, uint8_t type, uint16_t id,
 		     uint16_t key_bits);
+/* Does p list transform x (same id and key length) under `type`? */
+bool ike_proposal_has(const struct ike_proposal *p, int type, const struct ike_xform *x);
 /* Does the proposal use an AEAD cipher (its first ENCR transform)? */
 int ike_encr_is_aead(uint16_t encr_id);
 
