@@ -241,24 +241,8 @@ static int select_esp(const struct ike_sa *sa, const struct ike_sa_payload *offe
 			/* The gateway's SPI, our outbound one, until the answer
 			 * gets ours. */
 			memcpy(c.spi, t->spi, IKE_CHILD_SPI_LEN);
-			for (k = 0; k < 3 && ok; k++) {
-				int ty = types[k];
-				unsigned m;
-				bool found = false;
-
-				if (!t->n[ty] && !o->n[ty])
-					continue;
-				for (m = 0; m < t->n[ty] && !found; m++) {
-					if (ike_proposal_has(o, ty, &t->x[ty][m]) ||
-					    (ty == IKE_XFORM_ESN && !o->n[ty] &&
-					     t->x[ty][m].id == IKE_ESN_NO)) {
-						ike_proposal_add(&c, (uint8_t)ty, t->x[ty][m].id,
-								 t->x[ty][m].key_bits);
-						found = true;
-					}
-				}
-				ok = found;
-			}
+			for (k = 0; k < 3 && ok; k++)
+				ok = !ike_proposal_pick(t, o, types[k], &c);
 			if (!ok)
 				continue;
 			if (ke_group) {

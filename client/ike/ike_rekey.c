@@ -231,7 +231,7 @@ static int select_ike(const struct ike_sa *sa, const struct ike_sa_payload *offe
 {
 	static const int types[] = {IKE_XFORM_ENCR, IKE_XFORM_PRF, IKE_XFORM_INTEG};
 	struct ike_xform g = {group, 0};
-	unsigned i, k, m;
+	unsigned i, k;
 	size_t j;
 
 	for (i = 0; i < offer->n; i++) {
@@ -249,20 +249,8 @@ static int select_ike(const struct ike_sa *sa, const struct ike_sa_payload *offe
 			c.num = t->num;
 			c.protocol = IKE_PROTO_IKE;
 			c.spi_len = IKE_SPI_LEN;
-			for (k = 0; k < 3 && ok; k++) {
-				int ty = types[k];
-				bool found = false;
-
-				if (!t->n[ty] && !o->n[ty])
-					continue;
-				for (m = 0; m < t->n[ty] && !found; m++)
-					if (ike_proposal_has(o, ty, &t->x[ty][m])) {
-						ike_proposal_add(&c, (uint8_t)ty, t->x[ty][m].id,
-								 t->x[ty][m].key_bits);
-						found = true;
-					}
-				ok = found;
-			}
+			for (k = 0; k < 3 && ok; k++)
+				ok = !ike_proposal_pick(t, o, types[k], &c);
 			if (!ok)
 				continue;
 			ike_proposal_add(&c, IKE_XFORM_DH, group, 0);

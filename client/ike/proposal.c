@@ -167,6 +167,23 @@ bool ike_proposal_has(const struct ike_proposal *p, int type, const struct ike_x
 	return false;
 }
 
+int ike_proposal_pick(const struct ike_proposal *theirs, const struct ike_proposal *ours,
+		      int type, struct ike_proposal *out)
+{
+	unsigned m;
+
+	if (!theirs->n[type] && !ours->n[type])
+		return 0;
+	for (m = 0; m < theirs->n[type]; m++) {
+		const struct ike_xform *x = &theirs->x[type][m];
+
+		if (ike_proposal_has(ours, type, x) ||
+		    (type == IKE_XFORM_ESN && !ours->n[type] && x->id == IKE_ESN_NO))
+			return ike_proposal_add(out, (uint8_t)type, x->id, x->key_bits);
+	}
+	return -ENOENT;
+}
+
 static int add_unique(struct ike_proposal *p, uint8_t type, uint16_t id,
 		      uint16_t key_bits)
 {

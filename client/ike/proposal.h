@@ -55,6 +55,12 @@ int ike_proposal_add(struct ike_proposal *p, uint8_t type, uint16_t id,
 		     uint16_t key_bits);
 /* Does p list transform x (same id and key length) under `type`? */
 bool ike_proposal_has(const struct ike_proposal *p, int type, const struct ike_xform *x);
+/* As a responder: append to `out` the first transform of `type` in the
+ * peer's proposal (its order is its preference) that `ours` lists. A type
+ * neither lists is fine; for ESN, a proposal of ours without ESN transforms
+ * takes "no ESN". -ENOENT if nothing fits. */
+int ike_proposal_pick(const struct ike_proposal *theirs, const struct ike_proposal *ours,
+		      int type, struct ike_proposal *out);
 /* Does the proposal use an AEAD cipher (its first ENCR transform)? */
 int ike_encr_is_aead(uint16_t encr_id);
 
