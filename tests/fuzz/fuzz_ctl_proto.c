@@ -15,22 +15,9 @@
 
 #include "client/daemon/ctl_proto.h"
 #include "client/util/log.h"
+#include "fuzz_common.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static void quiet(int level, const char *module, const char *msg, void *arg)
-{
-	(void)level;
-	(void)module;
-	(void)msg;
-	(void)arg;
-}
-
-static void check(int ok)
-{
-	if (!ok)
-		abort();
-}
 
 static void request(const char *line, size_t len)
 {
@@ -40,14 +27,14 @@ static void request(const char *line, size_t len)
 
 	if (ctl_request_decode(line, len, &req, why, sizeof(why)) != 0)
 		return;
-	check(!req.has_name || ctl_name_valid(req.name));
+	fuzz_check(!req.has_name || ctl_name_valid(req.name));
 	enc = ctl_request_encode(&req);
 	if (!enc)
 		return; /* out of memory */
-	check(strlen(enc) > 0 && enc[strlen(enc) - 1] == '\n');
-	check(ctl_request_decode(enc, strlen(enc) - 1, &again, why, sizeof(why)) == 0);
-	check(again.op == req.op && again.has_name == req.has_name);
-	check(strcmp(again.name, req.name) == 0);
+	fuzz_check(strlen(enc) > 0 && enc[strlen(enc) - 1] == '\n');
+	fuzz_check(ctl_request_decode(enc, strlen(enc) - 1, &again, why, sizeof(why)) == 0);
+	fuzz_check(again.op == req.op && again.has_name == req.has_name);
+	fuzz_check(strcmp(again.name, req.name) == 0);
 	free(enc);
 }
 
@@ -64,8 +51,8 @@ static void status_round_trip(const json_t *obj)
 	j = ctl_status_to_json(&st, st.since);
 	if (!j)
 		return;
-	check(ctl_status_from_json(j, &again, why, sizeof(why)) == 0);
-	check(memcmp(&st, &again, sizeof(st)) == 0);
+	fuzz_check(ctl_status_from_json(j, &again, why, sizeof(why)) == 0);
+	fuzz_check(memcmp(&st, &again, sizeof(st)) == 0);
 	json_decref(j);
 }
 
@@ -79,7 +66,7 @@ static void response(const char *line, size_t len)
 	if (ctl_msg_decode(line, len, &msg, why, sizeof(why)) != 0)
 		return;
 	if (msg.status) {
-		check(json_is_array(msg.status));
+		fuzz_check(json_is_array(msg.status));
 		for (i = 0; i < json_array_size(msg.status); i++)
 			status_round_trip(json_array_get(msg.status, i));
 	}
@@ -91,9 +78,9 @@ static void text_clean(const char *s)
 	char out[64];
 	size_t n = ctl_text_clean(out, sizeof(out), s);
 
-	check(n < sizeof(out) && out[n] == '\0' && strlen(out) == n);
+	fuzz_check(n < sizeof(out) && out[n] == '\0' && strlen(out) == n);
 	for (size_t i = 0; i < n; i++)
-		check((unsigned char)out[i] >= 0x20 && out[i] != 0x7f);
+		fuzz_check((unsigned char)out[i] >= 0x20 && out[i] != 0x7f);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -103,7 +90,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char *s;
 
 	if (!ready) {
-		vlog_set_sink(quiet, NULL);
+		vlog_set_sink(fuzz_quiet, NULL);
 		ready = 1;
 	}
 	if (size > CTL_REQUEST_MAX + 16)

@@ -10,20 +10,7 @@
 #include "client/ike/codec.h"
 #include "client/ike/proposal.h"
 #include "client/util/log.h"
-
-static void quiet(int level, const char *module, const char *msg, void *arg)
-{
-	(void)level;
-	(void)module;
-	(void)msg;
-	(void)arg;
-}
-
-static void check(int ok)
-{
-	if (!ok)
-		abort();
-}
+#include "fuzz_common.h"
 
 /* Parsing an SA payload, building it again and parsing that must give
  * the same proposals. */
@@ -47,14 +34,14 @@ static void sa_round_trip(const struct ike_payload *p)
 	ike_build_init_chain(&b, buf, sizeof(buf));
 	if (ike_build_sa(&b, sa.p, sa.n) || ike_build_finish(&b, &len))
 		return; /* proposals without any known transform cannot be rebuilt */
-	check(ike_decode_inner(buf, len, b.first, &c) == 0);
-	check(ike_parse_sa(&c.pl[0], &again) == 0);
-	check(again.n == sa.n);
+	fuzz_check(ike_decode_inner(buf, len, b.first, &c) == 0);
+	fuzz_check(ike_parse_sa(&c.pl[0], &again) == 0);
+	fuzz_check(again.n == sa.n);
 	for (unsigned i = 0; i < sa.n; i++) {
-		check(again.p[i].num == sa.p[i].num);
-		check(again.p[i].protocol == sa.p[i].protocol);
-		check(memcmp(again.p[i].n, sa.p[i].n, sizeof(sa.p[i].n)) == 0);
-		check(memcmp(again.p[i].x, sa.p[i].x, sizeof(sa.p[i].x)) == 0);
+		fuzz_check(again.p[i].num == sa.p[i].num);
+		fuzz_check(again.p[i].protocol == sa.p[i].protocol);
+		fuzz_check(memcmp(again.p[i].n, sa.p[i].n, sizeof(sa.p[i].n)) == 0);
+		fuzz_check(memcmp(again.p[i].x, sa.p[i].x, sizeof(sa.p[i].x)) == 0);
 	}
 }
 
@@ -69,7 +56,7 @@ static void notify_helpers(const struct ike_payload *p)
 
 	if (ike_parse_notify(p, &n))
 		return;
-	check(n.data + n.len == p->data + p->len);
+	fuzz_check(n.data + n.len == p->data + p->len);
 	ike_notify_invalid_ke(&n, &g);
 	ike_notify_u32(&n, &v);
 	ike_notify_hash_algs(&n, algs, 8, &cnt);
@@ -82,8 +69,8 @@ static void parse_chain(const struct ike_chain *c)
 		const struct ike_payload *p = &c->pl[i];
 
 		/* every view lies inside the decoded buffer */
-		check(p->off + p->len <= c->len);
-		check(p->data == c->buf + p->off);
+		fuzz_check(p->off + p->len <= c->len);
+		fuzz_check(p->data == c->buf + p->off);
 		ike_parse_any(p);
 		if (p->type == IKE_PT_SA)
 			sa_round_trip(p);
@@ -128,13 +115,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static struct ike_chain c;
 	int err;
 
-	vlog_set_sink(quiet, NULL);
+	vlog_set_sink(fuzz_quiet, NULL);
 	err = ike_decode(data, size, &m);
-	check(err == 0 || (err <= IKE_ERR_FIRST && err >= IKE_ERR_LAST));
+	fuzz_check(err == 0 || (err <= IKE_ERR_FIRST && err >= IKE_ERR_LAST));
 	ike_strerror(err);
 	ike_err_notify(err);
 	if (err == 0) {
-		check(m.hdr.length == size);
+		fuzz_check(m.hdr.length == size);
 		parse_chain(&m.chain);
 		for (int k = 0; k < IKE_MSG_KIND_COUNT; k++)
 			ike_check_payloads((enum ike_msg_kind)k, NULL, &m.chain);

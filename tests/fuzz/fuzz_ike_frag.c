@@ -15,24 +15,11 @@
 #include "client/ike/codec.h"
 #include "client/ike/frag.h"
 #include "client/util/log.h"
+#include "fuzz_common.h"
 
 static struct ike_frag_reasm reasm;
 static uint8_t out[IKE_FRAG_MAX_BYTES];
 static uint8_t msgbuf[70000];
-
-static void quiet(int level, const char *module, const char *msg, void *arg)
-{
-	(void)level;
-	(void)module;
-	(void)msg;
-	(void)arg;
-}
-
-static void check(int ok)
-{
-	if (!ok)
-		abort();
-}
 
 static void walk(const uint8_t *p, size_t len, uint8_t first)
 {
@@ -62,10 +49,10 @@ static void reassemble(const uint8_t *d, size_t size)
 		rc = ike_frag_add(&reasm, msgid, num, total, next, d + at, len, now,
 				  now + 1000);
 		at += len;
-		check(rc == 0 || rc == 1 || (rc <= IKE_ERR_FIRST && rc >= IKE_ERR_LAST));
-		check(reasm.bytes <= IKE_FRAG_MAX_BYTES);
+		fuzz_check(rc == 0 || rc == 1 || (rc <= IKE_ERR_FIRST && rc >= IKE_ERR_LAST));
+		fuzz_check(reasm.bytes <= IKE_FRAG_MAX_BYTES);
 		if (rc == 1) {
-			check(ike_frag_assemble(&reasm, out, sizeof(out), &olen, &first) == 0);
+			fuzz_check(ike_frag_assemble(&reasm, out, sizeof(out), &olen, &first) == 0);
 			walk(out, olen, first);
 		}
 		if (d[at - 1] == 0xee)
@@ -105,27 +92,27 @@ static void split(const uint8_t *d, size_t size)
 		struct ike_skf f;
 		size_t aad, chunk, total;
 
-		check(ike_frag_build(&h, first, inner, inner_len, &plan, num, msgbuf,
+		fuzz_check(ike_frag_build(&h, first, inner, inner_len, &plan, num, msgbuf,
 				     sizeof(msgbuf), &aad, &chunk, &total) == 0);
-		check(total <= mtu);
+		fuzz_check(total <= mtu);
 		memset(msgbuf + aad + plan.iv_len + chunk, 0, total - aad - plan.iv_len - chunk);
-		check(ike_decode(msgbuf, total, &m) == 0);
-		check(m.chain.n == 1 && ike_parse_skf(&m.chain.pl[0], &f) == 0);
-		check(f.num == num && f.total == plan.count && f.aad_len == aad);
+		fuzz_check(ike_decode(msgbuf, total, &m) == 0);
+		fuzz_check(m.chain.n == 1 && ike_parse_skf(&m.chain.pl[0], &f) == 0);
+		fuzz_check(f.num == num && f.total == plan.count && f.aad_len == aad);
 		rc = ike_frag_add(&reasm, 3, num, plan.count, f.first,
 				  f.body + plan.iv_len, chunk, 0, 1);
-		check(rc == (num == plan.count ? 1 : 0));
+		fuzz_check(rc == (num == plan.count ? 1 : 0));
 	}
-	check(ike_frag_assemble(&reasm, out, sizeof(out), &olen, &got_first) == 0);
-	check(olen == inner_len && memcmp(out, inner, olen) == 0);
-	check(got_first == first);
+	fuzz_check(ike_frag_assemble(&reasm, out, sizeof(out), &olen, &got_first) == 0);
+	fuzz_check(olen == inner_len && memcmp(out, inner, olen) == 0);
+	fuzz_check(got_first == first);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	vlog_set_sink(quiet, NULL);
+	vlog_set_sink(fuzz_quiet, NULL);
 	if (size < 1)
 		return 0;
 	if (data[0] & 1)

@@ -8,20 +8,7 @@
 #include "client/ike/codec.h"
 #include "client/ike/proposal.h"
 #include "client/util/log.h"
-
-static void quiet(int level, const char *module, const char *msg, void *arg)
-{
-	(void)level;
-	(void)module;
-	(void)msg;
-	(void)arg;
-}
-
-static void check(int ok)
-{
-	if (!ok)
-		abort();
-}
+#include "fuzz_common.h"
 
 static void one(const char *s, uint8_t proto)
 {
@@ -32,18 +19,18 @@ static void one(const char *s, uint8_t proto)
 	int rc;
 
 	rc = ike_proposals_parse(s, proto, p, IKE_MAX_PROPOSALS, &n, err, sizeof(err));
-	check(rc == 0 || (rc <= IKE_ERR_FIRST && rc >= IKE_ERR_LAST));
+	fuzz_check(rc == 0 || (rc <= IKE_ERR_FIRST && rc >= IKE_ERR_LAST));
 	if (rc)
 		return;
-	check(ike_proposals_format(p, n, canon, sizeof(canon)) == 0);
-	check(ike_proposals_parse(canon, proto, q, IKE_MAX_PROPOSALS, &m, err,
+	fuzz_check(ike_proposals_format(p, n, canon, sizeof(canon)) == 0);
+	fuzz_check(ike_proposals_parse(canon, proto, q, IKE_MAX_PROPOSALS, &m, err,
 				  sizeof(err)) == 0);
-	check(m == n);
+	fuzz_check(m == n);
 	for (size_t i = 0; i < n; i++) {
 		struct ike_proposal c;
 
-		check(memcmp(p[i].n, q[i].n, sizeof(p[i].n)) == 0);
-		check(memcmp(p[i].x, q[i].x, sizeof(p[i].x)) == 0);
+		fuzz_check(memcmp(p[i].n, q[i].n, sizeof(p[i].n)) == 0);
+		fuzz_check(memcmp(p[i].x, q[i].x, sizeof(p[i].x)) == 0);
 		memset(&c, 0, sizeof(c));
 		c.num = p[i].num;
 		c.protocol = p[i].protocol;
@@ -51,7 +38,7 @@ static void one(const char *s, uint8_t proto)
 			if (p[i].n[t])
 				ike_proposal_add(&c, t, p[i].x[t][0].id,
 						 p[i].x[t][0].key_bits);
-		check(ike_proposal_match(p, n, &c, &which) == 0 && which == i);
+		fuzz_check(ike_proposal_match(p, n, &c, &which) == 0 && which == i);
 	}
 }
 
@@ -61,7 +48,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static char s[4096];
 
-	vlog_set_sink(quiet, NULL);
+	vlog_set_sink(fuzz_quiet, NULL);
 	if (size >= sizeof(s))
 		size = sizeof(s) - 1;
 	memcpy(s, data, size);

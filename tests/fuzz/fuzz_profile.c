@@ -20,25 +20,12 @@
 #include "client/daemon/profile.h"
 #include "client/ike/proposal.h"
 #include "client/util/log.h"
+#include "fuzz_common.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static char dir[64];
 static char path[128];
-
-static void quiet(int level, const char *module, const char *msg, void *arg)
-{
-	(void)level;
-	(void)module;
-	(void)msg;
-	(void)arg;
-}
-
-static void check(int ok)
-{
-	if (!ok)
-		abort();
-}
 
 static void cleanup(void)
 {
@@ -65,7 +52,7 @@ static void setup(void)
 		abort();
 	snprintf(path, sizeof(path), "%s/fuzz.conf", dir);
 	atexit(cleanup);
-	vlog_set_sink(quiet, NULL);
+	vlog_set_sink(fuzz_quiet, NULL);
 	vpn_profile_set_proposal_check(proposal_check);
 }
 
@@ -95,25 +82,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	err[0] = '\0';
 	r = vpn_profile_load(path, "fuzz", &p, err, sizeof(err));
 	if (r < 0) {
-		check(p == NULL);
-		check(err[0] != '\0');
-		check(memchr(err, '\0', sizeof(err)) != NULL);
+		fuzz_check(p == NULL);
+		fuzz_check(err[0] != '\0');
+		fuzz_check(memchr(err, '\0', sizeof(err)) != NULL);
 		return 0;
 	}
-	check(r == 0 && p != NULL);
-	check(p->gateway && p->gateway[0]);
-	check(strcmp(p->name, "fuzz") == 0);
-	check(p->n_routes <= VPN_PROFILE_MAX_ROUTES);
-	check(p->n_warnings <= VPN_PROFILE_MAX_WARNINGS);
+	fuzz_check(r == 0 && p != NULL);
+	fuzz_check(p->gateway && p->gateway[0]);
+	fuzz_check(strcmp(p->name, "fuzz") == 0);
+	fuzz_check(p->n_routes <= VPN_PROFILE_MAX_ROUTES);
+	fuzz_check(p->n_warnings <= VPN_PROFILE_MAX_WARNINGS);
 	switch (p->auth) {
 	case VPN_AUTH_PSK:
-		check(p->psk != NULL && p->psk_len > 0 && p->psk_len <= VPN_PROFILE_MAX_SECRET);
+		fuzz_check(p->psk != NULL && p->psk_len > 0 && p->psk_len <= VPN_PROFILE_MAX_SECRET);
 		break;
 	case VPN_AUTH_PUBKEY:
-		check(p->cert != NULL && p->key != NULL);
+		fuzz_check(p->cert != NULL && p->key != NULL);
 		break;
 	case VPN_AUTH_EAP_MSCHAPV2:
-		check(p->eap_password != NULL);
+		fuzz_check(p->eap_password != NULL);
 		break;
 	default:
 		abort();

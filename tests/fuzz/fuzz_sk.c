@@ -12,6 +12,7 @@
 #include "client/crypto/crypto.h"
 #include "client/ike/sk.h"
 #include "client/util/log.h"
+#include "fuzz_common.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -34,14 +35,6 @@ static const struct suite suites[] = {
 
 static struct crypto_cipher *ciphers[NSUITES];
 
-static void quiet(int level, const char *module, const char *msg, void *arg)
-{
-	(void)level;
-	(void)module;
-	(void)msg;
-	(void)arg;
-}
-
 /* The keys every seed in corpus/sk/ was sealed with: encryption key
  * material all 0x3c, integrity key all 0x4d. */
 static void setup(void)
@@ -51,7 +44,7 @@ static void setup(void)
 	memset(k, 0x3c, sizeof(k));
 	memset(ik, 0x4d, sizeof(ik));
 	crypto_init();
-	vlog_set_sink(quiet, NULL);
+	vlog_set_sink(fuzz_quiet, NULL);
 	for (size_t n = 0; n < NSUITES; n++) {
 		size_t klen = crypto_encr_keymat_len(suites[n].e, suites[n].bits);
 		size_t ilen = crypto_integ_key_len(suites[n].i);
