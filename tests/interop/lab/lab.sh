@@ -335,6 +335,27 @@ mkdir_swanctl() {
 	done
 }
 
+# The secrets both ends know (gateway and reference client): the PSK of
+# both PSK connections and the EAP user's password.
+swanctl_secrets() {
+	cat <<EOF
+secrets {
+	ike-psk {
+		id = $PSK_ID
+		secret = "$PSK"
+	}
+	ike-psk-full {
+		id = $PSK_FULL_ID
+		secret = "$PSK"
+	}
+	eap-user {
+		id = $EAP_USER
+		secret = "$EAP_PASSWORD"
+	}
+}
+EOF
+}
+
 write_gw_swanctl() {
 	local s="$DIR/gw/swanctl"
 	mkdir_swanctl "$s"
@@ -435,20 +456,7 @@ pools {
 		dns = $DNS_ADDR
 	}
 }
-secrets {
-	ike-psk {
-		id = $PSK_ID
-		secret = "$PSK"
-	}
-	ike-psk-full {
-		id = $PSK_FULL_ID
-		secret = "$PSK"
-	}
-	eap-user {
-		id = $EAP_USER
-		secret = "$EAP_PASSWORD"
-	}
-}
+$(swanctl_secrets)
 EOF
 }
 
@@ -564,20 +572,7 @@ $(child eap "$LAN_NET")
 	}
 $(matrix)
 }
-secrets {
-	ike-psk {
-		id = $PSK_ID
-		secret = "$PSK"
-	}
-	ike-psk-full {
-		id = $PSK_FULL_ID
-		secret = "$PSK"
-	}
-	eap-user {
-		id = $EAP_USER
-		secret = "$EAP_PASSWORD"
-	}
-}
+$(swanctl_secrets)
 EOF
 }
 
